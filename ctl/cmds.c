@@ -1,0 +1,17 @@
+/* ctl/cmds.c — the command table. Add a line here for a new command. */
+#include <string.h>
+#include <stddef.h>
+#include "ctl/ctl.h"
+
+static const struct ctl_cmd cmds[] = {
+    {"config", ctl_cmd_config},
+    {"order-no", ctl_cmd_order_no},
+};
+
+const struct ctl_cmd *ctl_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (strcmp(cmds[i].name, name) == 0)
+            return &cmds[i];
+    return NULL;
+}

@@ -1,0 +1,16 @@
+/* ctl/ctl.h — skipctl command table. Each command: int run(argc, argv) with
+ * argv[0] = the command name; returns the process exit code. */
+#ifndef CTL_H
+#define CTL_H
+
+struct ctl_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv);
+};
+
+int ctl_cmd_config(int argc, char **argv);   /* ctl/cmd_config.c */
+int ctl_cmd_order_no(int argc, char **argv); /* ctl/cmd_orderno.c */
+
+const struct ctl_cmd *ctl_find(const char *name);
+
+#endif

@@ -1,0 +1,110 @@
+/* selector/sel_core.c — pure group selection; see sel.h. */
+#include "selector/sel.h"
+
+group_state sel_state(const sel_view *v)
+{
+    switch (v->conf_state) {
+    case GROUP_RETIRED:
+    case GROUP_DRAINING:
+    case GROUP_FENCED:
+        return v->conf_state;
+    default:
+        break;
+    }
+    if (v->fenced)
+        return GROUP_FENCED;
+    if (v->failures >= v->threshold)
+        return GROUP_SKIPPED;
+    return GROUP_ACTIVE;
+}
+
+sel_probe sel_probe_class(const sel_view *v, int64_t now_ms, int fresh_ms, int slow_ms)
+{
+    if (v->probe_at_ms == 0 || now_ms - v->probe_at_ms > fresh_ms)
+        return SEL_PROBE_STALE;
+    if (!v->probe_ok)
+        return SEL_PROBE_FRESH_FAIL;
+    if (v->probe_inflight_since != 0 && now_ms - v->probe_inflight_since > slow_ms)
+        return SEL_PROBE_STALE;
+    return SEL_PROBE_FRESH_OK;
+}
+
+const char *sel_skip_reason(const sel_view *v, int64_t now_ms, int fresh_ms, int slow_ms)
+{
+    switch (sel_state(v)) {
+    case GROUP_RETIRED: return "retired";
+    case GROUP_DRAINING: return "draining";
+    case GROUP_FENCED: return "fenced";
+    case GROUP_SKIPPED: return "skipped";
+    default: break;
+    }
+    if (v->weight <= 0)
+        return "weight_zero";
+    if (v->overloaded)
+        return "overloaded";
+    if (sel_probe_class(v, now_ms, fresh_ms, slow_ms) == SEL_PROBE_FRESH_FAIL)
+        return "probe_failed";
+    return NULL;
+}
+
+static bool eligible(const sel_view *v, int64_t now_ms, int fresh_ms, int slow_ms, sel_probe want)
+{
+    if (v->excluded || sel_skip_reason(v, now_ms, fresh_ms, slow_ms) != NULL)
+        return false;
+    return sel_probe_class(v, now_ms, fresh_ms, slow_ms) == want;
+}
+
+int sel_pick(const sel_view *v, int n, int64_t now_ms, int fresh_ms, int slow_ms, uint64_t rnd, bool *needs_probe)
+{
+    static const sel_probe tiers[2] = {SEL_PROBE_FRESH_OK, SEL_PROBE_STALE};
+    for (int t = 0; t < 2; t++) {
+        uint64_t total = 0;
+        for (int i = 0; i < n; i++)
+            if (eligible(&v[i], now_ms, fresh_ms, slow_ms, tiers[t]))
+                total += (uint64_t)v[i].weight;
+        if (total == 0)
+            continue;
+        uint64_t r = rnd % total;
+        for (int i = 0; i < n; i++) {
+            if (!eligible(&v[i], now_ms, fresh_ms, slow_ms, tiers[t]))
+                continue;
+            if (r < (uint64_t)v[i].weight) {
+                *needs_probe = t == 1;
+                return i;
+            }
+            r -= (uint64_t)v[i].weight;
+        }
+    }
+    *needs_probe = false;
+    return -1;
+}
+
+int sel_pick_sticky(const sel_view *v, int n, int64_t now_ms, int fresh_ms, int slow_ms, uint64_t key_hash)
+{
+    int cand = 0;
+    for (int i = 0; i < n; i++)
+        if (eligible(&v[i], now_ms, fresh_ms, slow_ms, SEL_PROBE_FRESH_OK))
+            cand++;
+    if (cand == 0)
+        return -1;
+    int k = (int)(key_hash % (uint64_t)cand);
+    for (int i = 0; i < n; i++)
+        if (eligible(&v[i], now_ms, fresh_ms, slow_ms, SEL_PROBE_FRESH_OK) && k-- == 0)
+            return i;
+    return -1;
+}
+
+int64_t sel_window_index(int64_t now_s, int window_s)
+{
+    return window_s > 0 ? now_s / window_s : 0;
+}
+
+uint64_t sel_hash(const char *s, size_t n, uint64_t seed)
+{
+    uint64_t h = 1469598103934665603ULL ^ seed;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}

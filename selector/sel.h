@@ -10,7 +10,9 @@
  * Tiers: a create prefers groups whose last probe is fresh and OK; a group
  * with a stale probe (or a probe in flight for too long — a hanging server)
  * is only used when no fresh-OK group is left, and then after an inline
- * probe. A group whose fresh probe failed is never picked.
+ * probe. A group whose fresh probe failed is never picked. Last of all, a
+ * group SKIPPED by its counter but whose fresh probe is OK again (healed
+ * before its window rolled over) is used rather than failing the payment.
  */
 #ifndef SEL_H
 #define SEL_H

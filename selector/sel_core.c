@@ -54,19 +54,36 @@ static bool eligible(const sel_view *v, int64_t now_ms, int fresh_ms, int slow_m
     return sel_probe_class(v, now_ms, fresh_ms, slow_ms) == want;
 }
 
+/* Last resort (payment first): a group SKIPPED only by its failure counter
+ * whose probe is fresh and OK again — it has healed but its window has not
+ * rolled over yet. Used only when no ACTIVE group can take the create. */
+static bool healed_skipped(const sel_view *v, int64_t now_ms, int fresh_ms, int slow_ms)
+{
+    return !v->excluded && !v->overloaded && v->weight > 0 && sel_state(v) == GROUP_SKIPPED &&
+           sel_probe_class(v, now_ms, fresh_ms, slow_ms) == SEL_PROBE_FRESH_OK;
+}
+
+static bool in_tier(const sel_view *v, int t, int64_t now_ms, int fresh_ms, int slow_ms)
+{
+    switch (t) {
+    case 0: return eligible(v, now_ms, fresh_ms, slow_ms, SEL_PROBE_FRESH_OK);
+    case 1: return eligible(v, now_ms, fresh_ms, slow_ms, SEL_PROBE_STALE);
+    default: return healed_skipped(v, now_ms, fresh_ms, slow_ms);
+    }
+}
+
 int sel_pick(const sel_view *v, int n, int64_t now_ms, int fresh_ms, int slow_ms, uint64_t rnd, bool *needs_probe)
 {
-    static const sel_probe tiers[2] = {SEL_PROBE_FRESH_OK, SEL_PROBE_STALE};
-    for (int t = 0; t < 2; t++) {
+    for (int t = 0; t < 3; t++) {
         uint64_t total = 0;
         for (int i = 0; i < n; i++)
-            if (eligible(&v[i], now_ms, fresh_ms, slow_ms, tiers[t]))
+            if (in_tier(&v[i], t, now_ms, fresh_ms, slow_ms))
                 total += (uint64_t)v[i].weight;
         if (total == 0)
             continue;
         uint64_t r = rnd % total;
         for (int i = 0; i < n; i++) {
-            if (!eligible(&v[i], now_ms, fresh_ms, slow_ms, tiers[t]))
+            if (!in_tier(&v[i], t, now_ms, fresh_ms, slow_ms))
                 continue;
             if (r < (uint64_t)v[i].weight) {
                 *needs_probe = t == 1;

@@ -1,0 +1,194 @@
+/* tests/unit/test_sel.c — group selection (pure): effective state, probe
+ * tiers, weighted choice, exclusion, sticky choice, window arithmetic. */
+#include <check.h>
+#include <stdlib.h>
+#include "selector/sel.h"
+
+#define NOW 100000
+#define FRESH 1000
+#define SLOW 500
+
+static sel_view ok_group(int id, int weight)
+{
+    sel_view v = {0};
+    v.id = id;
+    v.weight = weight;
+    v.conf_state = GROUP_ACTIVE;
+    v.threshold = 5;
+    v.probe_at_ms = NOW - 100;
+    v.probe_ok = true;
+    return v;
+}
+
+START_TEST(state_precedence)
+{
+    sel_view v = ok_group(1, 100);
+    ck_assert_int_eq(sel_state(&v), GROUP_ACTIVE);
+    v.failures = 4;
+    ck_assert_int_eq(sel_state(&v), GROUP_ACTIVE);
+    v.failures = 5; /* at the threshold: skipped */
+    ck_assert_int_eq(sel_state(&v), GROUP_SKIPPED);
+    v.fenced = true;
+    ck_assert_int_eq(sel_state(&v), GROUP_FENCED);
+    v.conf_state = GROUP_DRAINING;
+    ck_assert_int_eq(sel_state(&v), GROUP_DRAINING);
+    v.conf_state = GROUP_RETIRED;
+    ck_assert_int_eq(sel_state(&v), GROUP_RETIRED);
+    v = ok_group(1, 100);
+    v.conf_state = GROUP_FENCED;
+    ck_assert_int_eq(sel_state(&v), GROUP_FENCED);
+}
+END_TEST
+
+START_TEST(probe_classes)
+{
+    sel_view v = ok_group(1, 100);
+    ck_assert_int_eq(sel_probe_class(&v, NOW, FRESH, SLOW), SEL_PROBE_FRESH_OK);
+    v.probe_at_ms = NOW - FRESH - 1;
+    ck_assert_int_eq(sel_probe_class(&v, NOW, FRESH, SLOW), SEL_PROBE_STALE);
+    v.probe_at_ms = 0;
+    ck_assert_int_eq(sel_probe_class(&v, NOW, FRESH, SLOW), SEL_PROBE_STALE);
+    v = ok_group(1, 100);
+    v.probe_ok = false;
+    ck_assert_int_eq(sel_probe_class(&v, NOW, FRESH, SLOW), SEL_PROBE_FRESH_FAIL);
+    v = ok_group(1, 100);
+    v.probe_inflight_since = NOW - SLOW - 1; /* hanging server */
+    ck_assert_int_eq(sel_probe_class(&v, NOW, FRESH, SLOW), SEL_PROBE_STALE);
+    v.probe_inflight_since = NOW - 10;
+    ck_assert_int_eq(sel_probe_class(&v, NOW, FRESH, SLOW), SEL_PROBE_FRESH_OK);
+}
+END_TEST
+
+START_TEST(pick_weighted_distribution)
+{
+    sel_view v[3] = {ok_group(1, 100), ok_group(2, 300), ok_group(3, 0)};
+    int hits[3] = {0};
+    uint64_t r = 88172645463325252ULL;
+    for (int i = 0; i < 40000; i++) {
+        r ^= r << 13; r ^= r >> 7; r ^= r << 17;
+        bool probe;
+        int k = sel_pick(v, 3, NOW, FRESH, SLOW, r, &probe);
+        ck_assert_int_ge(k, 0);
+        ck_assert(!probe);
+        hits[k]++;
+    }
+    ck_assert_int_eq(hits[2], 0);          /* weight 0 takes nothing */
+    ck_assert_int_gt(hits[1], hits[0] * 2); /* 3:1 */
+    ck_assert_int_lt(hits[1], hits[0] * 4);
+}
+END_TEST
+
+START_TEST(pick_skips_unhealthy)
+{
+    sel_view v[4] = {ok_group(1, 100), ok_group(2, 100), ok_group(3, 100), ok_group(4, 100)};
+    v[0].failures = 5;       /* skipped */
+    v[0].probe_ok = false;   /* and still failing */
+    v[1].fenced = true;
+    v[2].probe_ok = false;   /* fresh failed probe */
+    for (uint64_t r = 0; r < 100; r++) {
+        bool probe;
+        ck_assert_int_eq(sel_pick(v, 4, NOW, FRESH, SLOW, r, &probe), 3);
+    }
+    v[3].excluded = true;    /* already tried */
+    bool probe;
+    ck_assert_int_eq(sel_pick(v, 4, NOW, FRESH, SLOW, 7, &probe), -1);
+}
+END_TEST
+
+START_TEST(pick_prefers_fresh_then_stale)
+{
+    sel_view v[2] = {ok_group(1, 100), ok_group(2, 100)};
+    v[0].probe_at_ms = NOW - 5000; /* stale */
+    bool probe;
+    for (uint64_t r = 0; r < 50; r++) {
+        ck_assert_int_eq(sel_pick(v, 2, NOW, FRESH, SLOW, r, &probe), 1);
+        ck_assert(!probe);
+    }
+    v[1].excluded = true;
+    ck_assert_int_eq(sel_pick(v, 2, NOW, FRESH, SLOW, 3, &probe), 0);
+    ck_assert(probe); /* stale pick needs an inline probe */
+}
+END_TEST
+
+START_TEST(pick_healed_skipped_last_resort)
+{
+    sel_view v[2] = {ok_group(1, 100), ok_group(2, 100)};
+    v[0].failures = 9; /* skipped by counter, but probe fresh OK: healed */
+    bool probe;
+    for (uint64_t r = 0; r < 50; r++)
+        ck_assert_int_eq(sel_pick(v, 2, NOW, FRESH, SLOW, r, &probe), 1);
+    v[1].probe_ok = false; /* the only ACTIVE group is down */
+    ck_assert_int_eq(sel_pick(v, 2, NOW, FRESH, SLOW, 1, &probe), 0);
+    v[0].probe_ok = false; /* healed? no: still failing */
+    ck_assert_int_eq(sel_pick(v, 2, NOW, FRESH, SLOW, 1, &probe), -1);
+    v[0].probe_ok = true;
+    v[0].fenced = true;    /* a fence is never overridden */
+    ck_assert_int_eq(sel_pick(v, 2, NOW, FRESH, SLOW, 1, &probe), -1);
+}
+END_TEST
+
+START_TEST(pick_overloaded_and_reasons)
+{
+    sel_view v[2] = {ok_group(1, 100), ok_group(2, 100)};
+    v[0].overloaded = true;
+    ck_assert_str_eq(sel_skip_reason(&v[0], NOW, FRESH, SLOW), "overloaded");
+    ck_assert_ptr_null(sel_skip_reason(&v[1], NOW, FRESH, SLOW));
+    bool probe;
+    ck_assert_int_eq(sel_pick(v, 2, NOW, FRESH, SLOW, 0, &probe), 1);
+    v[1].conf_state = GROUP_DRAINING;
+    ck_assert_str_eq(sel_skip_reason(&v[1], NOW, FRESH, SLOW), "draining");
+    ck_assert_int_eq(sel_pick(v, 2, NOW, FRESH, SLOW, 0, &probe), -1);
+    v[1] = ok_group(2, 100);
+    v[1].probe_ok = false;
+    ck_assert_str_eq(sel_skip_reason(&v[1], NOW, FRESH, SLOW), "probe_failed");
+    v[1] = ok_group(2, 0);
+    ck_assert_str_eq(sel_skip_reason(&v[1], NOW, FRESH, SLOW), "weight_zero");
+}
+END_TEST
+
+START_TEST(sticky_is_stable)
+{
+    sel_view v[3] = {ok_group(1, 100), ok_group(2, 100), ok_group(3, 100)};
+    const char *k = "skip:idem:m1:t1";
+    uint64_t h = sel_hash(k, 15, 0);
+    int a = sel_pick_sticky(v, 3, NOW, FRESH, SLOW, h);
+    ck_assert_int_ge(a, 0);
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(sel_pick_sticky(v, 3, NOW, FRESH, SLOW, h), a);
+    v[a].probe_ok = false;
+    int b = sel_pick_sticky(v, 3, NOW, FRESH, SLOW, h);
+    ck_assert_int_ge(b, 0);
+    ck_assert_int_ne(b, a);
+    ck_assert_uint_ne(sel_hash("a", 1, 0), sel_hash("b", 1, 0));
+}
+END_TEST
+
+START_TEST(window_index)
+{
+    ck_assert_int_eq(sel_window_index(0, 60), 0);
+    ck_assert_int_eq(sel_window_index(59, 60), 0);
+    ck_assert_int_eq(sel_window_index(60, 60), 1);
+    ck_assert_int_eq(sel_window_index(1764118612, 5), 1764118612 / 5);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("selector");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, state_precedence);
+    tcase_add_test(tc, probe_classes);
+    tcase_add_test(tc, pick_weighted_distribution);
+    tcase_add_test(tc, pick_skips_unhealthy);
+    tcase_add_test(tc, pick_prefers_fresh_then_stale);
+    tcase_add_test(tc, pick_healed_skipped_last_resort);
+    tcase_add_test(tc, pick_overloaded_and_reasons);
+    tcase_add_test(tc, sticky_is_stable);
+    tcase_add_test(tc, window_index);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -66,4 +66,13 @@ void ono_gen_init(ono_gen *g, int node);
  */
 int ono_gen_next(ono_gen *g, int64_t now_s, int group, char out[ONO_LEN + 1]) SK_WUR;
 
+/*
+ * Calendar helpers (added): proleptic Gregorian, UTC, pure. Days are counted
+ * from 1970-01-01 (day 0); exact far beyond the years 0000..9999.
+ */
+int64_t ono_days_from_civil(int64_t y, int m, int d);
+void ono_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
+/* 28..31 for a valid month, 0 for m outside 1..12. */
+int ono_days_in_month(int64_t y, int m);
+
 #endif

@@ -192,12 +192,15 @@ int main(int argc, char **argv)
     a->kv = kv_create(c->redis_addr, c->redis_timeout_ms);
     if (a->kv == NULL) {
         fprintf(stderr, "%s: bad redis address\n", path);
+        conf_free(c);
         return 1;
     }
     lease_res lr = lease_take(a, c->node_id, c->node_lease_s);
     if (lr == LEASE_HELD) {
         sk_error("event=start_refused reason=node_id_held node_id=%d", c->node_id);
         fprintf(stderr, "skipstored: node id %d is held by another live daemon\n", c->node_id);
+        kv_destroy(a->kv);
+        conf_free(c);
         return 1;
     }
     if (lr == LEASE_NO_REDIS)
@@ -227,9 +230,7 @@ int main(int argc, char **argv)
     sk_info("event=started listen=%s node_id=%d groups=%d", cc->listen, cc->node_id, cc->ngroups);
     cref_put(h);
     if (srv == NULL) {
-        atomic_store(&stop_threads, true);
-        lease_drop(a, node);
-        return 1;
+        g_stop = 1; /* fall through to the orderly shutdown below */
     }
     while (!g_stop) {
         if (g_reload) {
@@ -240,7 +241,8 @@ int main(int argc, char **argv)
         sleep_ms(50);
     }
     sk_info("event=stopping");
-    http_stop(srv);
+    if (srv)
+        http_stop(srv);
     atomic_store(&stop_threads, true);
     pthread_join(th_ref, NULL);
     pthread_join(th_sweep, NULL);
@@ -252,5 +254,5 @@ int main(int argc, char **argv)
     cref_destroy(a->cfg);
     mysql_library_end();
     sk_info("event=stopped");
-    return 0;
+    return srv ? 0 : 1;
 }

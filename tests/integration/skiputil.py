@@ -114,6 +114,13 @@ def groups(env):
     return [int(g) for g in env["SKIP_GROUPS"].split()]
 
 
+def assert_clean_log(path):
+    """A daemon built with sanitizers reports memory errors and leaks in its log."""
+    text = open(path, errors="replace").read()
+    for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+        assert marker not in text, "%s in %s" % (marker, path)
+
+
 class Daemon:
     """An extra skipstored on its own port with its own config (from ./dev config)."""
 
@@ -139,7 +146,9 @@ class Daemon:
         self.proc = None
 
     def start(self, wait=True):
-        binary = os.path.join(self.env.get("SKIP_BUILD_DIR", os.path.join(REPO, "build")), "skipstored")
+        # SKIP_DAEMON_BIN lets a run use another build (e.g. the ASan one) for the daemons tests start
+        binary = os.environ.get("SKIP_DAEMON_BIN") or os.path.join(
+            self.env.get("SKIP_BUILD_DIR", os.path.join(REPO, "build")), "skipstored")
         os.makedirs(os.path.dirname(self.log), exist_ok=True)
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen([binary, "--config", self.config], stdout=self.logf, stderr=self.logf)
@@ -172,6 +181,7 @@ class Daemon:
                 self.proc.wait()
         if getattr(self, "logf", None):
             self.logf.close()
+            assert_clean_log(self.log)
 
     def __enter__(self):
         return self.start()

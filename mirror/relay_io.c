@@ -1,15 +1,547 @@
-/* mirror/relay_io.c — placeholder relay: does nothing yet (issue 5). */
+/*
+ * mirror/relay_io.c — the outbox relay inside skipstored (spec §7).
+ *
+ * One thread per group (a hung group stalls only its own thread), each with
+ * its own MariaDB connection (not from the request pool: the relay holds a
+ * transaction open while Kafka acknowledges) and its own idempotent producer
+ * (delivery reports are served by the thread that waits for them).
+ *
+ * One round, per group:
+ *   START TRANSACTION (READ COMMITTED: record locks only, no gap locks, so
+ *     concurrent creates inserting outbox rows are never blocked)
+ *   SELECT ... FROM outbox ORDER BY id LIMIT batch FOR UPDATE SKIP LOCKED
+ *     -> rows claimed; another daemon's relay skips them (no double publish)
+ *        and takes the next ones (no starvation)
+ *   produce each row: key = merchant_id, value = payload (the order JSON),
+ *     header type=order; enable.idempotence, acks=all, bounded message timeout
+ *   wait for every delivery report (bounded by message.timeout.ms + margin)
+ *   DELETE exactly the delivered ids; COMMIT
+ * A failure anywhere rolls back (rows stay, published again later: the
+ * mirror's version guard makes a repeat harmless). Kafka down: the round
+ * times out, the thread backs off (bounded exponential) and retries; creates
+ * never wait on any of this. Memory: one batch per group at a time.
+ *
+ * Also here: the backlog gauge (skipstore_outbox_pending, per group, every
+ * second) and the mirror-lag reader: skipstore-mirror writes its lag into
+ * Redis key skip:mirror:lag ("<lag_ms> <p50> <max> <at_epoch_ms>", PX 15 s);
+ * a small thread reads it every second into met_set_mirror_lag_ms (-1 when
+ * the mirror has not reported for 10 s).
+ */
 #include "mirror/relay.h"
-#include <stdlib.h>
 
-struct relay { int unused; };
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "dal/dal.h"
+#include "kv/kv.h"
+#include "rpc/merchant.h"
+#include "rpc/metrics.h"
+
+#define MSG_TIMEOUT_MS 5000      /* a message not acknowledged by then fails the round */
+#define DR_MARGIN_MS 2000        /* extra wait for the delivery reports themselves */
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define PENDING_EVERY_MS 1000
+#define LAG_STALE_MS 10000
+
+typedef struct rgroup {
+    struct relay *r;
+    int id;
+    pthread_t th;
+    atomic_bool running;         /* thread alive (cleared by the thread on exit) */
+    /* delivery reports of the current batch (owned by the thread) */
+    uint32_t gen;                /* batch generation: reports of older batches are ignored */
+    int ndone, nok;
+    unsigned char *ok;           /* per message: 1 delivered */
+    char last_err[160];
+} rgroup;
+
+struct relay {
+    cref *cfg;
+    grt *g;
+    atomic_bool stop;
+    pthread_mutex_t mu;          /* guards grp[] creation (start/sync) */
+    rgroup *grp[CONF_MAX_GROUPS + 1];
+    kv *kv;                      /* lag reader only */
+    pthread_t lag_th;
+    bool lag_started;
+};
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Sleep up to ms, waking early on stop. */
+static void nap(struct relay *r, int ms)
+{
+    while (ms > 0 && !atomic_load(&r->stop)) {
+        int s = ms < 50 ? ms : 50;
+        sleep_ms(s);
+        ms -= s;
+    }
+}
+
+/* ---------- Kafka ---------- */
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    rgroup *rg = opaque;
+    uintptr_t tag = (uintptr_t)m->_private;
+    uint32_t gen = (uint32_t)(tag >> 20);
+    size_t idx = tag & 0xFFFFF;
+    if (gen != (rg->gen & 0xFFF))
+        return; /* a report from an abandoned batch */
+    rg->ndone++;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rg->ok[idx] = 1;
+        rg->nok++;
+    } else {
+        snprintf(rg->last_err, sizeof rg->last_err, "%s", rd_kafka_err2str(m->err));
+    }
+}
+
+static rd_kafka_t *producer_new(rgroup *rg, const conf *c)
+{
+    char err[512];
+    char buf[32];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    snprintf(buf, sizeof buf, "%d", MSG_TIMEOUT_MS);
+    int qmax = c->relay_batch * 2 > 1000 ? c->relay_batch * 2 : 1000;
+    char qbuf[16];
+    snprintf(qbuf, sizeof qbuf, "%d", qmax);
+    char cid[48];
+    snprintf(cid, sizeof cid, "skipstored-relay-g%d", rg->id);
+    const char *kvs[][2] = {
+        {"bootstrap.servers", c->kafka_brokers},
+        {"client.id", cid},
+        {"enable.idempotence", "true"},
+        {"acks", "all"},
+        {"message.timeout.ms", buf},
+        {"request.timeout.ms", buf},
+        {"linger.ms", "2"},
+        {"batch.num.messages", "1000"},
+        {"queue.buffering.max.messages", qbuf},
+        {"partitioner", "murmur2_random"},
+        {"socket.keepalive.enable", "true"},
+        {"reconnect.backoff.max.ms", "1000"},
+        {"log_level", "4"},
+    };
+    for (size_t i = 0; i < sizeof kvs / sizeof kvs[0]; i++) {
+        if (rd_kafka_conf_set(kc, kvs[i][0], kvs[i][1], err, sizeof err) != RD_KAFKA_CONF_OK) {
+            sk_error("event=relay_kafka_conf group=%d key=%s err=\"%s\"", rg->id, kvs[i][0], err);
+            rd_kafka_conf_destroy(kc);
+            return NULL;
+        }
+    }
+    rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
+    rd_kafka_conf_set_opaque(kc, rg);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
+    if (rk == NULL)
+        sk_error("event=relay_kafka_new group=%d err=\"%s\"", rg->id, err);
+    return rk;
+}
+
+static void producer_free(rd_kafka_t *rk)
+{
+    if (rk == NULL)
+        return;
+    rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(rk, 500);
+    rd_kafka_destroy(rk);
+}
+
+/* ---------- DB ---------- */
+
+static MYSQL *db_open(const conf *c, const conf_group *cg, char *err, size_t cap)
+{
+    dal_pool_opts o = {
+        .addr = cg->primary, .user = c->db_user, .password = c->db_password, .db = c->db_name,
+        .connect_timeout_ms = c->db_connect_timeout_ms, .read_timeout_ms = c->db_read_timeout_ms,
+        .write_timeout_ms = c->db_write_timeout_ms, .size = 1, .max_inflight = 1,
+    };
+    MYSQL *my = dal_connect(&o, err, cap);
+    if (my == NULL)
+        return NULL;
+    static const char s[] = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+    if (dal_exec(my, s, sizeof s - 1) != SK_OK) {
+        snprintf(err, cap, "%u %s", mysql_errno(my), mysql_error(my));
+        mysql_close(my);
+        return NULL;
+    }
+    return my;
+}
+
+static void rollback(MYSQL *my)
+{
+    if (dal_exec(my, "ROLLBACK", 8) != SK_OK)
+        sk_debug("event=relay_rollback_failed");
+}
+
+static sk_status outbox_count(MYSQL *my, int64_t *n)
+{
+    if (mysql_real_query(my, "SELECT COUNT(*) FROM outbox", 27) != 0)
+        return dal_classify(my);
+    MYSQL_RES *res = mysql_store_result(my);
+    if (res == NULL)
+        return SK_EDB;
+    MYSQL_ROW row = mysql_fetch_row(res);
+    *n = row && row[0] ? strtoll(row[0], NULL, 10) : 0;
+    mysql_free_result(res);
+    return SK_OK;
+}
+
+/*
+ * One round. Returns the number of rows published and deleted (>= 0), or -1
+ * on failure (the transaction is rolled back; *broken says the connection
+ * must be closed).
+ */
+static int relay_round(rgroup *rg, rd_kafka_t *rk, MYSQL *my, const conf *c, bool *broken)
+{
+    *broken = false;
+    char sql[160];
+    int n = snprintf(sql, sizeof sql,
+                     "START TRANSACTION;SELECT id, order_no, merchant_id, version, payload FROM outbox "
+                     "ORDER BY id LIMIT %d FOR UPDATE SKIP LOCKED", c->relay_batch);
+    if (mysql_real_query(my, sql, (unsigned long)n) != 0) {
+        *broken = dal_classify(my) != SK_EDB;
+        snprintf(rg->last_err, sizeof rg->last_err, "claim: %u %s", mysql_errno(my), mysql_error(my));
+        return -1;
+    }
+    /* first result: START TRANSACTION (no result set) */
+    if (mysql_next_result(my) != 0) {
+        *broken = dal_classify(my) != SK_EDB;
+        snprintf(rg->last_err, sizeof rg->last_err, "claim: %u %s", mysql_errno(my), mysql_error(my));
+        if (!*broken)
+            rollback(my);
+        return -1;
+    }
+    MYSQL_RES *res = mysql_store_result(my);
+    if (res == NULL) {
+        *broken = dal_classify(my) != SK_EDB;
+        snprintf(rg->last_err, sizeof rg->last_err, "claim: %u %s", mysql_errno(my), mysql_error(my));
+        if (!*broken)
+            rollback(my);
+        return -1;
+    }
+    int rows = (int)mysql_num_rows(res);
+    if (rows == 0) {
+        mysql_free_result(res);
+        if (dal_exec(my, "COMMIT", 6) != SK_OK) {
+            *broken = true;
+            return -1;
+        }
+        return 0;
+    }
+    uint64_t *ids = calloc((size_t)rows, sizeof *ids);
+    unsigned char *ok = calloc((size_t)rows, 1);
+    if (ids == NULL || ok == NULL) {
+        free(ids);
+        free(ok);
+        mysql_free_result(res);
+        rollback(my);
+        return -1;
+    }
+    rg->gen++;
+    rg->ok = ok;
+    rg->ndone = 0;
+    rg->nok = 0;
+    int produced = 0;
+    char gbuf[4];
+    snprintf(gbuf, sizeof gbuf, "%d", rg->id);
+    int64_t deadline = sk_mono_ms() + MSG_TIMEOUT_MS + DR_MARGIN_MS;
+    MYSQL_ROW row;
+    for (int i = 0; (row = mysql_fetch_row(res)) != NULL && i < rows; i++) {
+        unsigned long *lens = mysql_fetch_lengths(res);
+        ids[i] = strtoull(row[0], NULL, 10);
+        uintptr_t tag = ((uintptr_t)(rg->gen & 0xFFF) << 20) | (uintptr_t)i;
+        for (;;) {
+            rd_kafka_resp_err_t e = rd_kafka_producev(
+                rk, RD_KAFKA_V_TOPIC(c->kafka_topic), RD_KAFKA_V_KEY(row[2], lens[2]),
+                RD_KAFKA_V_VALUE(row[4], lens[4]), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_HEADER("type", "order", 5), RD_KAFKA_V_HEADER("group", gbuf, (ssize_t)strlen(gbuf)),
+                RD_KAFKA_V_OPAQUE((void *)tag), RD_KAFKA_V_END);
+            if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                produced++;
+                break;
+            }
+            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && sk_mono_ms() < deadline) {
+                rd_kafka_poll(rk, 10);
+                continue;
+            }
+            snprintf(rg->last_err, sizeof rg->last_err, "produce: %s", rd_kafka_err2str(e));
+            break;
+        }
+        if (produced != i + 1)
+            break;
+    }
+    mysql_free_result(res);
+    /* wait for every report of what was produced (bounded) */
+    bool graced = false;
+    while (rg->ndone < produced && sk_mono_ms() < deadline) {
+        rd_kafka_poll(rk, 5);
+        if (!graced && atomic_load(&rg->r->stop)) {
+            graced = true; /* stopping: wait at most one more second */
+            if (sk_mono_ms() + 1000 < deadline)
+                deadline = sk_mono_ms() + 1000;
+        }
+    }
+    int nok = rg->nok;
+    rg->gen++; /* late reports of this batch are ignored from here on */
+    rg->ok = NULL;
+    if (nok == 0) {
+        free(ids);
+        free(ok);
+        rollback(my);
+        return -1;
+    }
+    /* delete exactly the delivered ids */
+    size_t cap = 64 + (size_t)nok * 22;
+    char *del = malloc(cap);
+    if (del == NULL) {
+        free(ids);
+        free(ok);
+        rollback(my);
+        return -1;
+    }
+    size_t len = (size_t)snprintf(del, cap, "DELETE FROM outbox WHERE id IN (");
+    bool first = true;
+    for (int i = 0; i < rows; i++) {
+        if (!ok[i])
+            continue;
+        len += (size_t)snprintf(del + len, cap - len, "%s%" PRIu64, first ? "" : ",", ids[i]);
+        first = false;
+    }
+    len += (size_t)snprintf(del + len, cap - len, ");COMMIT");
+    free(ids);
+    free(ok);
+    sk_status st = dal_exec(my, del, len);
+    free(del);
+    if (st != SK_OK) {
+        snprintf(rg->last_err, sizeof rg->last_err, "delete: %u %s", mysql_errno(my), mysql_error(my));
+        *broken = st != SK_EDB;
+        if (!*broken)
+            rollback(my);
+        return -1;
+    }
+    return nok < rows ? -nok - 2 : nok; /* partial: caller backs off after committing */
+}
+
+static void *group_main(void *arg)
+{
+    rgroup *rg = arg;
+    struct relay *r = rg->r;
+    rd_kafka_t *rk = NULL;
+    MYSQL *my = NULL;
+    char addr[160] = "";
+    int backoff = BACKOFF_MIN_MS;
+    int64_t next_pending = 0;
+    bool failing = false;
+    sk_info("event=relay_started group=%d", rg->id);
+    while (!atomic_load(&r->stop)) {
+        cref_hold *h = cref_get(r->cfg);
+        const conf *c = cref_conf(h);
+        const conf_group *cg = conf_group_by_id(c, rg->id);
+        if (cg == NULL || cg->primary == NULL || cg->state == GROUP_RETIRED) {
+            cref_put(h);
+            break; /* removed or retired: its outbox is drained by the migration */
+        }
+        if (my != NULL && strcmp(addr, cg->primary) != 0) {
+            mysql_close(my); /* primary moved */
+            my = NULL;
+        }
+        if (rk == NULL)
+            rk = producer_new(rg, c);
+        if (my == NULL) {
+            char err[256];
+            my = db_open(c, cg, err, sizeof err);
+            if (my == NULL) {
+                if (!failing)
+                    sk_warn("event=relay_db_unavailable group=%d addr=%s err=\"%s\"", rg->id, cg->primary, err);
+                failing = true;
+                cref_put(h);
+                nap(r, backoff);
+                backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+                continue;
+            }
+            sk_strlcpy(addr, cg->primary, sizeof addr);
+        }
+        if (rk == NULL) {
+            cref_put(h);
+            nap(r, BACKOFF_MAX_MS);
+            continue;
+        }
+        int64_t now = sk_mono_ms();
+        if (now >= next_pending) {
+            int64_t pending = 0;
+            sk_status st = outbox_count(my, &pending);
+            if (st == SK_OK)
+                grt_set_outbox_pending(r->g, rg->id, pending);
+            else if (st != SK_EDB) {
+                mysql_close(my);
+                my = NULL;
+                cref_put(h);
+                continue;
+            }
+            next_pending = now + PENDING_EVERY_MS;
+        }
+        int batch = c->relay_batch, interval = c->relay_interval_ms;
+        bool broken = false;
+        int n = relay_round(rg, rk, my, c, &broken);
+        cref_put(h);
+        if (broken) {
+            mysql_close(my);
+            my = NULL;
+        }
+        if (rk != NULL && rd_kafka_fatal_error(rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            char fe[256];
+            rd_kafka_fatal_error(rk, fe, sizeof fe);
+            sk_error("event=relay_producer_fatal group=%d err=\"%s\" action=recreate", rg->id, fe);
+            producer_free(rk);
+            rk = NULL;
+        }
+        if (n >= 0) {
+            if (failing)
+                sk_info("event=relay_recovered group=%d", rg->id);
+            failing = false;
+            backoff = BACKOFF_MIN_MS;
+            if (n < batch)
+                nap(r, interval); /* caught up; a full batch goes round at once */
+            continue;
+        }
+        if (!failing)
+            sk_warn("event=relay_round_failed group=%d published=%d err=\"%s\" action=retry_with_backoff",
+                    rg->id, n < -1 ? -n - 2 : 0, rg->last_err);
+        failing = true;
+        nap(r, backoff);
+        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    }
+    if (my != NULL)
+        mysql_close(my);
+    producer_free(rk);
+    sk_info("event=relay_stopped group=%d", rg->id);
+    atomic_store(&rg->running, false);
+    return NULL;
+}
+
+/* ---------- mirror lag (from Redis) ---------- */
+
+static void *lag_main(void *arg)
+{
+    struct relay *r = arg;
+    int64_t next_check = 0;
+    while (!atomic_load(&r->stop)) {
+        if (!kv_up(r->kv) && sk_mono_ms() >= next_check) {
+            kv_check(r->kv);
+            next_check = sk_mono_ms() + 1000;
+        }
+        int64_t lag = -1;
+        redisReply *rep = kv_cmd(r->kv, "GET skip:mirror:lag");
+        if (rep != NULL) {
+            long long l = 0, p50 = 0, mx = 0, at = 0;
+            if (rep->type == REDIS_REPLY_STRING && sscanf(rep->str, "%lld %lld %lld %lld", &l, &p50, &mx, &at) == 4 &&
+                sk_now_ms() - at <= LAG_STALE_MS)
+                lag = l;
+            freeReplyObject(rep);
+        }
+        met_set_mirror_lag_ms(lag);
+        nap(r, 1000);
+    }
+    return NULL;
+}
+
+/* ---------- lifecycle ---------- */
+
+static void start_missing(struct relay *r)
+{
+    cref_hold *h = cref_get(r->cfg);
+    const conf *c = cref_conf(h);
+    pthread_mutex_lock(&r->mu);
+    for (int i = 0; i < c->ngroups; i++) {
+        const conf_group *cg = &c->groups[i];
+        if (cg->primary == NULL || cg->state == GROUP_RETIRED)
+            continue;
+        rgroup *rg = r->grp[cg->id];
+        if (rg != NULL && atomic_load(&rg->running))
+            continue;
+        if (rg != NULL) { /* exited earlier (e.g. was retired, then re-added) */
+            pthread_join(rg->th, NULL);
+            free(rg);
+            r->grp[cg->id] = NULL;
+        }
+        rg = calloc(1, sizeof *rg);
+        if (rg == NULL)
+            continue;
+        rg->r = r;
+        rg->id = cg->id;
+        atomic_store(&rg->running, true);
+        if (pthread_create(&rg->th, NULL, group_main, rg) != 0) {
+            sk_error("event=relay_thread_failed group=%d", cg->id);
+            free(rg);
+            continue;
+        }
+        r->grp[cg->id] = rg;
+    }
+    pthread_mutex_unlock(&r->mu);
+    cref_put(h);
+}
 
 relay *relay_start(cref *cfg, grt *g)
 {
-    (void)cfg;
-    (void)g;
-    return calloc(1, sizeof(relay));
+    struct relay *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    r->cfg = cfg;
+    r->g = g;
+    pthread_mutex_init(&r->mu, NULL);
+    cref_hold *h = cref_get(cfg);
+    const conf *c = cref_conf(h);
+    merchant_listing_init(c);
+    if (c->kafka_brokers == NULL || c->kafka_brokers[0] == '\0' || c->kafka_topic == NULL) {
+        sk_warn("event=relay_disabled reason=no_kafka_config");
+        cref_put(h);
+        return r;
+    }
+    r->kv = kv_create(c->redis_addr, c->redis_timeout_ms);
+    cref_put(h);
+    if (r->kv != NULL && pthread_create(&r->lag_th, NULL, lag_main, r) == 0)
+        r->lag_started = true;
+    start_missing(r);
+    return r;
 }
 
-void relay_sync(relay *r) { (void)r; }
-void relay_stop(relay *r) { free(r); }
+void relay_sync(relay *r)
+{
+    if (r == NULL || atomic_load(&r->stop))
+        return;
+    start_missing(r);
+}
+
+void relay_stop(relay *r)
+{
+    if (r == NULL)
+        return;
+    atomic_store(&r->stop, true);
+    pthread_mutex_lock(&r->mu);
+    for (int i = 0; i <= CONF_MAX_GROUPS; i++) {
+        if (r->grp[i] == NULL)
+            continue;
+        pthread_join(r->grp[i]->th, NULL);
+        free(r->grp[i]);
+        r->grp[i] = NULL;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (r->lag_started)
+        pthread_join(r->lag_th, NULL);
+    if (r->kv)
+        kv_destroy(r->kv);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}

@@ -1,0 +1,324 @@
+/*
+ * rpc/merchant_io.c — GET /v1/merchants/{merchant_id}/orders (spec §4).
+ *
+ * Source "mirror" (default): one keyset query on skipstore_merchant.
+ * merchant_orders (index merchant_id, created_at, order_no). Source "groups"
+ * (?source=groups, or automatically when the merchant store does not answer
+ * within its timeouts): the same query on every non-retired group's `orders`
+ * table IN PARALLEL (one thread per group, each through that group's pool —
+ * replica first, primary if the replica fails — so a dead group costs at most
+ * its own timeouts), merged by (created_at DESC, order_no DESC). A group that
+ * does not answer is skipped and reported: "partial": true,
+ * "unavailable_groups": [ids]. Same cursor in both sources, so a client may
+ * switch source between pages.
+ *
+ * Merchant store pool: created on first use from the config (reload does not
+ * move it; restart to change merchant_db.addr). After a connect/timeout
+ * failure the store is considered down for MERCHANT_DOWN_MS: listings go
+ * straight to the groups instead of each paying the timeout.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "dal/dal.h"
+#include "rpc/app.h"
+#include "rpc/merchant.h"
+#include "rpc/metrics.h"
+#include "rpc/reply.h"
+
+#define MERCHANT_DOWN_MS 2000
+
+#define LIST_COLS                                                                               \
+    "order_no, group_id, merchant_id, out_trade_no, store_id, terminal_id, amount, currency, " \
+    "channel, subject, attach, status, refunded_amount, channel_txn_id, version, created_at, " \
+    "updated_at, expire_at, paid_at, closed_at"
+
+void api_merchant_orders(app *a, const conf *c, const http_req *rq, http_resp *rs, const char *merchant_id);
+
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static dal_pool *mpool;
+static atomic_llong down_until;   /* mono ms */
+
+static dal_pool *pool_get(const conf *c)
+{
+    pthread_mutex_lock(&pool_mu);
+    if (mpool == NULL && c->merchant_addr != NULL) {
+        dal_pool_opts o = {
+            .addr = c->merchant_addr, .user = c->merchant_user, .password = c->merchant_password,
+            .db = c->merchant_db_name, .connect_timeout_ms = c->db_connect_timeout_ms,
+            .read_timeout_ms = c->db_read_timeout_ms, .write_timeout_ms = c->db_write_timeout_ms,
+            .size = c->db_pool_size, .max_inflight = c->db_max_inflight,
+        };
+        mpool = dal_pool_create(&o);
+    }
+    dal_pool *p = mpool;
+    pthread_mutex_unlock(&pool_mu);
+    return p;
+}
+
+void merchant_listing_init(const conf *c) { (void)pool_get(c); }
+
+static dal_pool *merchant_pool(app *a, const conf *c)
+{
+    return a->merchant != NULL ? a->merchant : pool_get(c);
+}
+
+static const char *qget(void *ctx, const char *key) { return http_query((const http_req *)ctx, key); }
+
+static void copy_opt(char *dst, size_t cap, const char *src, bool *has)
+{
+    if (src == NULL) {
+        dst[0] = '\0';
+        if (has)
+            *has = false;
+    } else {
+        sk_strlcpy(dst, src, cap);
+        if (has)
+            *has = true;
+    }
+}
+
+static int64_t dt_or_zero(const char *s)
+{
+    int64_t ms = 0;
+    if (s == NULL || dal_parse_dt(s, &ms) != 0)
+        return 0;
+    return ms;
+}
+
+static int row_to_order(MYSQL_ROW r, order_t *o)
+{
+    memset(o, 0, sizeof *o);
+    copy_opt(o->order_no, sizeof o->order_no, r[0], NULL);
+    o->group = r[1] ? atoi(r[1]) : 0;
+    copy_opt(o->merchant_id, sizeof o->merchant_id, r[2], NULL);
+    copy_opt(o->out_trade_no, sizeof o->out_trade_no, r[3], NULL);
+    copy_opt(o->store_id, sizeof o->store_id, r[4], &o->has_store_id);
+    copy_opt(o->terminal_id, sizeof o->terminal_id, r[5], &o->has_terminal_id);
+    o->amount = r[6] ? strtoll(r[6], NULL, 10) : 0;
+    copy_opt(o->currency, sizeof o->currency, r[7], NULL);
+    copy_opt(o->channel, sizeof o->channel, r[8], NULL);
+    copy_opt(o->subject, sizeof o->subject, r[9], &o->has_subject);
+    copy_opt(o->attach, sizeof o->attach, r[10], &o->has_attach);
+    if (r[11] == NULL || os_status_parse(r[11], &o->status) != 0)
+        return -1;
+    o->refunded_amount = r[12] ? strtoll(r[12], NULL, 10) : 0;
+    copy_opt(o->channel_txn_id, sizeof o->channel_txn_id, r[13], &o->has_channel_txn_id);
+    o->version = r[14] ? strtoll(r[14], NULL, 10) : 0;
+    o->created_at_ms = dt_or_zero(r[15]);
+    o->updated_at_ms = dt_or_zero(r[16]);
+    o->expire_at_ms = dt_or_zero(r[17]);
+    o->paid_at_ms = dt_or_zero(r[18]);
+    o->closed_at_ms = dt_or_zero(r[19]);
+    return 0;
+}
+
+/* Run the page query on one pool. rows must hold limit+1. */
+static sk_status query_page(dal_pool *p, int timeout_ms, const mlist_args *args, const char *table, order_t *rows,
+                            int *n)
+{
+    *n = 0;
+    char sql[1024];
+    int len = mlist_sql(args, table, LIST_COLS, sql, sizeof sql);
+    if (len < 0)
+        return SK_EINTERNAL;
+    dal_conn *dc;
+    sk_status st = dal_acquire(p, sk_mono_ms() + timeout_ms, &dc);
+    if (st != SK_OK)
+        return st;
+    MYSQL *my = dal_mysql(dc);
+    if (mysql_real_query(my, sql, (unsigned long)len) != 0) {
+        st = dal_classify(my);
+        dal_release(p, dc, st != SK_EDB);
+        return st == SK_OK ? SK_EDB : st;
+    }
+    MYSQL_RES *res = mysql_store_result(my);
+    if (res == NULL) {
+        st = dal_classify(my);
+        dal_release(p, dc, true);
+        return st == SK_OK ? SK_EDB : st;
+    }
+    MYSQL_ROW r;
+    while ((r = mysql_fetch_row(res)) != NULL && *n < args->limit + 1)
+        if (row_to_order(r, &rows[*n]) == 0)
+            (*n)++;
+    mysql_free_result(res);
+    dal_release(p, dc, false);
+    return SK_OK;
+}
+
+/* ---------- scatter-gather over the groups ---------- */
+
+typedef struct {
+    app *a;
+    int id;
+    int timeout_ms;
+    const mlist_args *args;
+    order_t *rows;
+    int n;
+    sk_status st;
+    pthread_t th;
+    bool started;
+} gjob;
+
+static void *gjob_main(void *arg)
+{
+    gjob *j = arg;
+    j->st = SK_EGROUP_UNAVAILABLE;
+    dal_pool *rp = grt_replica(j->a->grt, j->id);
+    if (rp != NULL) {
+        j->st = query_page(rp, j->timeout_ms, j->args, "orders", j->rows, &j->n);
+        if (j->st == SK_OK)
+            return NULL;
+    }
+    dal_pool *pp = grt_primary(j->a->grt, j->id);
+    if (pp != NULL)
+        j->st = query_page(pp, j->timeout_ms, j->args, "orders", j->rows, &j->n);
+    return NULL;
+}
+
+static int cmp_order(const void *x, const void *y)
+{
+    const order_t *a = x, *b = y;
+    int c = mlist_cmp(a->created_at_ms, a->order_no, b->created_at_ms, b->order_no);
+    if (c != 0)
+        return c;
+    return a->version > b->version ? -1 : a->version < b->version; /* newest version first */
+}
+
+static void render(http_resp *rs, const mlist_args *args, order_t *rows, int n, const char *source, json_t *extra)
+{
+    json_t *arr = json_array();
+    int shown = n > args->limit ? args->limit : n;
+    for (int i = 0; i < shown; i++)
+        json_array_append_new(arr, ord_to_json(&rows[i]));
+    json_t *j = json_object();
+    json_object_set_new(j, "orders", arr);
+    if (n > args->limit) {
+        mcur cur = {.created_ms = rows[shown - 1].created_at_ms};
+        memcpy(cur.order_no, rows[shown - 1].order_no, sizeof cur.order_no);
+        char enc[MCUR_MAX];
+        mcur_encode(&cur, enc);
+        json_object_set_new(j, "next_cursor", json_string(enc));
+    } else {
+        json_object_set_new(j, "next_cursor", json_null());
+    }
+    json_object_set_new(j, "source", json_string(source));
+    int64_t lag = met_mirror_lag_ms();
+    json_object_set_new(j, "mirror_lag_ms",
+                        strcmp(source, "mirror") == 0 && lag >= 0 ? json_integer(lag) : json_null());
+    if (extra) {
+        json_object_update(j, extra);
+        json_decref(extra);
+    }
+    reply_json_body(rs, 200, j);
+}
+
+static void from_groups(app *a, const conf *c, const mlist_args *args, http_resp *rs, bool fallback)
+{
+    gjob *jobs = calloc((size_t)c->ngroups, sizeof *jobs);
+    int per = args->limit + 1;
+    order_t *all = calloc((size_t)c->ngroups * (size_t)per + 1, sizeof *all);
+    if (jobs == NULL || all == NULL) {
+        free(jobs);
+        free(all);
+        reply_error(rs, SK_EINTERNAL, NULL, "out of memory", NULL);
+        return;
+    }
+    int nj = 0;
+    for (int i = 0; i < c->ngroups; i++) {
+        const conf_group *cg = &c->groups[i];
+        if (cg->state == GROUP_RETIRED || cg->primary == NULL)
+            continue; /* its rows live in its alias target */
+        gjob *j = &jobs[nj];
+        j->a = a;
+        j->id = cg->id;
+        j->timeout_ms = c->db_read_timeout_ms;
+        j->args = args;
+        j->rows = &all[(size_t)nj * (size_t)per];
+        j->st = SK_EGROUP_UNAVAILABLE;
+        j->started = pthread_create(&j->th, NULL, gjob_main, j) == 0;
+        if (!j->started)
+            gjob_main(j); /* no thread: do it inline rather than skip the group */
+        nj++;
+    }
+    json_t *unavail = json_array();
+    int total = 0, ok_groups = 0;
+    for (int i = 0; i < nj; i++) {
+        gjob *j = &jobs[i];
+        if (j->started)
+            pthread_join(j->th, NULL);
+        if (j->st != SK_OK) {
+            json_array_append_new(unavail, json_integer(j->id));
+            sk_debug("event=merchant_list_group_failed group=%d status=%s", j->id, sk_status_name(j->st));
+            continue;
+        }
+        ok_groups++;
+        /* compact into the front of `all` */
+        if (&all[total] != j->rows)
+            memmove(&all[total], j->rows, (size_t)j->n * sizeof *all);
+        total += j->n;
+    }
+    free(jobs);
+    if (ok_groups == 0 && nj > 0) {
+        free(all);
+        json_decref(unavail);
+        reply_error(rs, SK_EGROUP_UNAVAILABLE, NULL, "neither the merchant store nor any group answered", NULL);
+        return;
+    }
+    qsort(all, (size_t)total, sizeof *all, cmp_order);
+    int u = 0; /* drop a row present twice (a group being copied during shrink): keep the newest version */
+    for (int i = 0; i < total; i++) {
+        if (u > 0 && strcmp(all[u - 1].order_no, all[i].order_no) == 0)
+            continue;
+        if (u != i)
+            all[u] = all[i];
+        u++;
+    }
+    json_t *extra = json_object();
+    json_object_set_new(extra, "partial", json_boolean(json_array_size(unavail) > 0));
+    json_object_set_new(extra, "unavailable_groups", unavail);
+    if (fallback)
+        json_object_set_new(extra, "fallback_reason", json_string("merchant_store_unavailable"));
+    render(rs, args, all, u, "groups", extra);
+    free(all);
+}
+
+void api_merchant_orders(app *a, const conf *c, const http_req *rq, http_resp *rs, const char *merchant_id)
+{
+    mlist_args args;
+    ord_err e = {{0}, {0}};
+    sk_status st = mlist_parse(merchant_id, qget, (void *)rq, &args, &e);
+    if (st != SK_OK) {
+        reply_error(rs, st, e.field, e.message, NULL);
+        return;
+    }
+    if (args.source == MSRC_GROUPS) {
+        from_groups(a, c, &args, rs, false);
+        return;
+    }
+    dal_pool *p = merchant_pool(a, c);
+    if (p != NULL && sk_mono_ms() >= atomic_load(&down_until)) {
+        order_t *rows = calloc((size_t)args.limit + 1, sizeof *rows);
+        if (rows == NULL) {
+            reply_error(rs, SK_EINTERNAL, NULL, "out of memory", NULL);
+            return;
+        }
+        int n = 0;
+        st = query_page(p, c->db_read_timeout_ms, &args, "merchant_orders", rows, &n);
+        if (st == SK_OK) {
+            render(rs, &args, rows, n, "mirror", NULL);
+            free(rows);
+            return;
+        }
+        free(rows);
+        if (st == SK_ECONNECT || st == SK_ETIMEDOUT) {
+            atomic_store(&down_until, sk_mono_ms() + MERCHANT_DOWN_MS);
+            dal_pool_invalidate(p);
+        }
+        sk_warn("event=merchant_store_unavailable status=%s action=scatter_gather_groups", sk_status_name(st));
+    }
+    from_groups(a, c, &args, rs, true);
+}

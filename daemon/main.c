@@ -96,7 +96,7 @@ static void *refresher(void *arg)
         cref_hold *h = cref_get(a->cfg);
         const conf *c = cref_conf(h);
         int period = c->counter_refresh_ms;
-        grt_refresh(a->grt, c, sk_now_ms());
+        grt_refresh(a->grt, c, sk_now_ms(), a->token);
         int64_t now = sk_mono_ms();
         if (now >= next_lease) {
             lease_res lr = lease_take(a, c->node_id, c->node_lease_s);
@@ -125,31 +125,42 @@ static void *sweeper(void *arg)
     return NULL;
 }
 
-/* ---- reload ---- */
+/* ---- reload (SIGHUP, POST /v1/admin/reload) ---- */
 
-static void reload(app *a, prober *p, const char *path)
+static pthread_mutex_t reload_mu = PTHREAD_MUTEX_INITIALIZER;
+static prober *g_prober;
+static relay *g_relay;
+static const char *g_path;
+
+static int do_reload(app *a, char *err, size_t cap)
 {
-    char err[CONF_ERR_MAX];
-    conf *n = conf_load(path, err, sizeof err);
+    pthread_mutex_lock(&reload_mu);
+    conf *n = conf_load(g_path, err, cap);
     if (n == NULL) {
         sk_error("event=reload_failed keep=old_config err=\"%s\"", err);
-        return;
+        pthread_mutex_unlock(&reload_mu);
+        return -1;
     }
     cref_hold *h = cref_get(a->cfg);
     const conf *o = cref_conf(h);
     bool bad = n->node_id != o->node_id || strcmp(n->listen, o->listen) != 0;
     cref_put(h);
     if (bad) {
-        sk_error("event=reload_failed keep=old_config err=\"%s: node_id and listen need a restart\"", path);
+        snprintf(err, cap, "%s: node_id and listen need a restart", g_path);
+        sk_error("event=reload_failed keep=old_config err=\"%s\"", err);
         conf_free(n);
-        return;
+        pthread_mutex_unlock(&reload_mu);
+        return -1;
     }
     set_log_level(n->log_level);
     grt_apply_conf(a->grt, n);
     int ng = n->ngroups;
     cref_swap(a->cfg, n);
-    prober_sync(p);
-    sk_info("event=reloaded path=%s groups=%d", path, ng);
+    prober_sync(g_prober);
+    relay_sync(g_relay);
+    sk_info("event=reloaded path=%s groups=%d", g_path, ng);
+    pthread_mutex_unlock(&reload_mu);
+    return 0;
 }
 
 static void usage(void)
@@ -212,6 +223,10 @@ int main(int argc, char **argv)
 
     prober *p = prober_start(a->cfg, a->grt);
     relay *rl = relay_start(a->cfg, a->grt);
+    g_prober = p;
+    g_relay = rl;
+    g_path = path;
+    a->reload = do_reload;
     pthread_t th_ref, th_sweep;
     pthread_create(&th_ref, NULL, refresher, a);
     pthread_create(&th_sweep, NULL, sweeper, a);
@@ -235,8 +250,8 @@ int main(int argc, char **argv)
     while (!g_stop) {
         if (g_reload) {
             g_reload = 0;
-            reload(a, p, path);
-            relay_sync(rl);
+            char e[CONF_ERR_MAX];
+            (void)do_reload(a, e, sizeof e);
         }
         sleep_ms(50);
     }

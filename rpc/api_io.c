@@ -409,6 +409,9 @@ static void h_get(app *a, const conf *c, const http_req *rq, http_resp *rs, cons
 
 typedef enum { UPD_PAY, UPD_CLOSE, UPD_REFUND } upd_kind;
 
+static void h_update_locked(app *a, const conf *c, http_resp *rs, const char *order_no, int stamped, int target,
+                            upd_kind k, dal_change *chp);
+
 static void h_update(app *a, const conf *c, const http_req *rq, http_resp *rs, const char *no, size_t nolen, upd_kind k)
 {
     int stamped, target;
@@ -443,6 +446,30 @@ static void h_update(app *a, const conf *c, const http_req *rq, http_resp *rs, c
         reply_err(rs, st, e.field, e.message, NULL);
         return;
     }
+    if (!grt_write_enter(a->grt, target)) {
+        /* a shrink is moving this group's rows: wait for the freeze to lift,
+         * then route again with the config in force by then (the alias may
+         * have flipped) — the request waits, it does not fail */
+        int64_t until = sk_mono_ms() + c->request_deadline_ms;
+        while (grt_frozen(a->grt, target) && sk_mono_ms() < until) {
+            struct timespec ts = {0, 5000000L};
+            nanosleep(&ts, NULL);
+        }
+        if (grt_frozen(a->grt, target))
+            reply_err(rs, SK_EGROUP_UNAVAILABLE, NULL, "the order's group is frozen for a migration; retry", NULL);
+        else
+            rs->status = -1; /* ask api_handle to dispatch again */
+        return;
+    }
+    h_update_locked(a, c, rs, order_no, stamped, target, k, &ch);
+    grt_write_exit(a->grt, target);
+}
+
+static void h_update_locked(app *a, const conf *c, http_resp *rs, const char *order_no, int stamped, int target,
+                            upd_kind k, dal_change *chp)
+{
+    dal_change ch = *chp;
+    sk_status st;
     dal_pool *pool = grt_primary(a->grt, target);
     if (pool == NULL || group_down(a, c, target)) {
         reply_err(rs, SK_EGROUP_UNAVAILABLE, NULL, "the order's group is unavailable; retry after failover", NULL);
@@ -477,6 +504,7 @@ static void h_update(app *a, const conf *c, const http_req *rq, http_resp *rs, c
         reply_err(rs, SK_EGROUP_UNAVAILABLE, NULL, "the order's group failed the update; retry", NULL);
         return;
     }
+    (void)stamped;
     if (st == SK_ENOT_FOUND) {
         reply_err(rs, st, "order_no", "no such order", NULL);
         return;
@@ -812,6 +840,8 @@ static met_route dispatch(app *a, const conf *c, const http_req *rq, http_resp *
         if (n == 2) { route = RT_GROUPS; allow = "GET"; }
         else if (n == 4 && strcmp(seg[3], "fence") == 0) { route = RT_FENCE; allow = "POST"; admin = true; }
         else if (n == 4 && strcmp(seg[3], "unfence") == 0) { route = RT_UNFENCE; allow = "POST"; admin = true; }
+    } else if (strcmp(seg[1], "admin") == 0 && n == 3 && strcmp(seg[2], "reload") == 0) {
+        route = RT_RELOAD; allow = "POST"; admin = true;
     }
     if (route == RT_OTHER) {
         reply_err(rs, SK_ENOT_FOUND, NULL, "no such route", NULL);
@@ -851,6 +881,14 @@ static met_route dispatch(app *a, const conf *c, const http_req *rq, http_resp *
     case RT_GROUPS: h_groups(a, c, rs); break;
     case RT_FENCE: h_fence(a, c, rs, seg[2], true); break;
     case RT_UNFENCE: h_fence(a, c, rs, seg[2], false); break;
+    case RT_RELOAD: {
+        char e[CONF_ERR_MAX] = "";
+        if (a->reload == NULL || a->reload(a, e, sizeof e) != 0)
+            reply_err(rs, SK_EINVALID_ARGUMENT, "config", e[0] ? e : "reload not available", NULL);
+        else
+            reply_json(rs, 200, json_pack("{s:b}", "reloaded", 1));
+        break;
+    }
     default: reply_err(rs, SK_ENOT_FOUND, NULL, "no such route", NULL); break;
     }
     return route;
@@ -863,6 +901,17 @@ void api_handle(void *ctx, const http_req *rq, http_resp *rs)
     cref_hold *h = cref_get(a->cfg);
     met_route r = dispatch(a, cref_conf(h), rq, rs);
     cref_put(h);
+    for (int again = 0; rs->status == -1 && again < 3; again++) {
+        /* the request waited out a write freeze: route it with the new config */
+        memset(rs, 0, sizeof *rs);
+        h = cref_get(a->cfg);
+        r = dispatch(a, cref_conf(h), rq, rs);
+        cref_put(h);
+    }
+    if (rs->status == -1) {
+        memset(rs, 0, sizeof *rs);
+        reply_err(rs, SK_EGROUP_UNAVAILABLE, NULL, "the order's group is frozen for a migration; retry", NULL);
+    }
     met_request(r, rs->status, sk_mono_us() - t0);
 }
 
@@ -878,8 +927,12 @@ void app_sweep(app *a)
             continue;
         dal_pool *pool = grt_primary(a->grt, cg->id);
         dal_conn *dc;
-        if (pool == NULL || dal_acquire(pool, sk_mono_ms() + 100, &dc) != SK_OK)
+        if (pool == NULL || !grt_write_enter(a->grt, cg->id))
             continue;
+        if (dal_acquire(pool, sk_mono_ms() + 100, &dc) != SK_OK) {
+            grt_write_exit(a->grt, cg->id);
+            continue;
+        }
         MYSQL *my = dal_mysql(dc);
         char (*nos)[ONO_LEN + 1] = calloc(200, sizeof *nos);
         int n = 0;
@@ -901,6 +954,7 @@ void app_sweep(app *a)
         if (!broken && dal_outbox_count(my, &pending) == SK_OK)
             grt_set_outbox_pending(a->grt, cg->id, pending);
         dal_release(pool, dc, broken);
+        grt_write_exit(a->grt, cg->id);
     }
     cref_put(h);
 }

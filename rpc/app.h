@@ -21,6 +21,9 @@ typedef struct app {
     ono_gen gen;
     char token[64];               /* this process: node lease value, claim owner */
     dal_pool *merchant;           /* merchant store (listing); may be NULL */
+    /* Re-read the config file (SIGHUP and POST /v1/admin/reload). Returns 0,
+     * or -1 with "FILE:LINE: message" in err; the old config stays. */
+    int (*reload)(struct app *a, char *err, size_t cap);
 } app;
 
 /* The HTTP handler (http_handler signature; ctx is the app). */

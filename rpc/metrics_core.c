@@ -9,7 +9,7 @@
 
 static const char *const route_names[RT_MAX] = {
     "create", "get", "pay", "close", "refund", "refund_list", "merchant_orders",
-    "groups", "fence", "unfence", "healthz", "readyz", "metrics", "other"};
+    "groups", "fence", "unfence", "reload", "healthz", "readyz", "metrics", "other"};
 static const char *const skip_names[SKIP_R_MAX] = {
     "skipped", "fenced", "draining", "retired", "weight_zero", "overloaded", "probe_failed", "insert_failed"};
 static const char *const create_names[CR_MAX] = {"ok", "replay", "failed"};

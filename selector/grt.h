@@ -62,7 +62,21 @@ sk_status grt_set_fence(grt *g, int id, bool fenced);
 bool grt_fenced(grt *g, int id);
 
 /* Refresher step: flush queued increments, read counts and fences, check Redis. */
-void grt_refresh(grt *g, const conf *c, int64_t now_wall_ms);
+void grt_refresh(grt *g, const conf *c, int64_t now_wall_ms, const char *token);
+
+/*
+ * Write freeze (shrink, spec §8 step 4): while Redis key skip:freeze:<g>
+ * exists, updates of the group's orders wait instead of writing. The
+ * freeze is acknowledged per daemon (skip:freeze_ack:<g>:<node>) once this
+ * daemon has seen it and has no update in flight on the group, so the
+ * migration knows no write can land behind its final catch-up.
+ * Protocol (Dekker, seq_cst): a writer calls grt_write_enter() — which
+ * counts itself in flight, then checks the freeze — and grt_write_exit()
+ * when done; the refresher sets the frozen flag, then checks the count.
+ */
+bool grt_write_enter(grt *g, int id);   /* false: frozen, nothing counted */
+void grt_write_exit(grt *g, int id);
+bool grt_frozen(grt *g, int id);
 
 /* Outbox backlog per group (set by the relay/outbox watcher). */
 void grt_set_outbox_pending(grt *g, int id, int64_t n);

@@ -24,6 +24,8 @@ typedef struct {
     atomic_bool fenced;
     bool fence_local;             /* fence set while Redis was down */
     atomic_llong outbox_pending;
+    atomic_bool frozen;
+    atomic_int writes;            /* updates in flight on this group */
 } slot;
 
 struct grt {
@@ -250,7 +252,7 @@ bool grt_fenced(grt *g, int id)
     return s ? atomic_load(&s->fenced) : false;
 }
 
-void grt_refresh(grt *g, const conf *c, int64_t now_wall_ms)
+void grt_refresh(grt *g, const conf *c, int64_t now_wall_ms, const char *token)
 {
     if (!kv_up(g->kv) && !kv_check(g->kv)) {
         if (!atomic_exchange(&g->local_counters, true))
@@ -294,6 +296,8 @@ void grt_refresh(grt *g, const conf *c, int64_t now_wall_ms)
             goto redis_down;
         bool fenced = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
         freeReplyObject(r);
+        if (!refresh_freeze(g, c, id, s, token))
+            goto redis_down;
         pthread_mutex_lock(&s->mu);
         if (s->window == w) {
             s->pending -= pend;
@@ -320,6 +324,55 @@ void grt_refresh(grt *g, const conf *c, int64_t now_wall_ms)
 redis_down:
     if (!atomic_exchange(&g->local_counters, true))
         sk_warn("event=counters_local reason=redis_down");
+}
+
+bool grt_write_enter(grt *g, int id)
+{
+    slot *s = get(g, id);
+    if (s == NULL)
+        return true;
+    atomic_fetch_add(&s->writes, 1);
+    if (atomic_load(&s->frozen)) {
+        atomic_fetch_sub(&s->writes, 1);
+        return false;
+    }
+    return true;
+}
+
+void grt_write_exit(grt *g, int id)
+{
+    slot *s = get(g, id);
+    if (s)
+        atomic_fetch_sub(&s->writes, 1);
+}
+
+bool grt_frozen(grt *g, int id)
+{
+    slot *s = get(g, id);
+    return s ? atomic_load(&s->frozen) : false;
+}
+
+/* Read the freeze flag of one group; acknowledge it when quiet. */
+static bool refresh_freeze(grt *g, const conf *c, int id, slot *s, const char *token)
+{
+    char key[48];
+    snprintf(key, sizeof key, "skip:freeze:%d", id);
+    redisReply *r = kv_cmd(g->kv, "EXISTS %s", key);
+    if (r == NULL)
+        return false;
+    bool frozen = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+    freeReplyObject(r);
+    bool was = atomic_exchange(&s->frozen, frozen);
+    if (frozen != was)
+        sk_info("event=%s group=%d", frozen ? "write_freeze" : "write_unfreeze", id);
+    if (frozen && atomic_load(&s->writes) == 0) {
+        char ack[64];
+        snprintf(ack, sizeof ack, "skip:freeze_ack:%d:%d", id, c->node_id);
+        r = kv_cmd(g->kv, "SET %s %s PX %d", ack, token, 3000);
+        if (r)
+            freeReplyObject(r);
+    }
+    return true;
 }
 
 void grt_set_outbox_pending(grt *g, int id, int64_t n)

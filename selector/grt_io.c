@@ -28,6 +28,8 @@ typedef struct {
     atomic_int writes;            /* updates in flight on this group */
 } slot;
 
+static bool refresh_freeze(struct grt *g, const conf *c, int id, slot *s, const char *token);
+
 struct grt {
     kv *kv;
     pthread_mutex_t mu;           /* guards slot creation */

@@ -59,17 +59,6 @@ static void reply_err(http_resp *rs, sk_status st, const char *field, const char
     reply_json(rs, sk_http_status(st), root);
 }
 
-static uint64_t rnd64(void)
-{
-    static _Thread_local uint64_t s;
-    if (s == 0)
-        s = (uint64_t)sk_mono_us() ^ ((uint64_t)(uintptr_t)&s << 17) ^ 0x9E3779B97F4A7C15ULL;
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-}
-
 static int slow_ms(const conf *c) { return c->probe_timeout_ms / SLOW_PROBE_FACTOR; }
 
 sk_status app_new_number(app *a, int group, int64_t deadline_ms, char out[ONO_LEN + 1])
@@ -290,11 +279,7 @@ static void h_create(app *a, const conf *c, const http_req *rq, http_resp *rs)
                 saw_overload = true;
         }
         bool needs_probe = false;
-        int idx = -1;
-        if (cl == CLAIM_NONE)
-            idx = sel_pick_sticky(v, n, now, c->probe_fresh_ms, slow_ms(c), sticky);
-        if (idx < 0)
-            idx = sel_pick(v, n, now, c->probe_fresh_ms, slow_ms(c), rnd64(), &needs_probe);
+        int idx = sel_pick(v, n, now, c->probe_fresh_ms, slow_ms(c), sticky, &needs_probe);
         if (idx < 0)
             break;
         int g = v[idx].id;

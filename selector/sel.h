@@ -48,18 +48,17 @@ sel_probe sel_probe_class(const sel_view *v, int64_t now_ms, int fresh_ms, int s
 const char *sel_skip_reason(const sel_view *v, int64_t now_ms, int fresh_ms, int slow_ms);
 
 /*
- * Pick a group for a create: weighted random (by weight, rnd uniform 64-bit)
- * among ACTIVE, non-excluded, non-overloaded groups with weight > 0 in the
- * best available tier. Returns an index into v, or -1 when none can take it.
+ * Pick a group for a create among ACTIVE, non-excluded, non-overloaded
+ * groups with weight > 0 in the best available tier, by weighted rendezvous
+ * hashing on `key` (a hash of merchant_id + out_trade_no): over many orders
+ * each group gets its weight's share (weighted random), and a retried create
+ * with the same key lands on the same group while the group set is
+ * unchanged — so the group's unique key catches the duplicate even when the
+ * Redis idempotency claim is unavailable. Excluding the winner gives the
+ * key's next choice. Returns an index into v, or -1 when none can take it.
  * *needs_probe is set when the pick comes from the stale tier.
  */
-int sel_pick(const sel_view *v, int n, int64_t now_ms, int fresh_ms, int slow_ms, uint64_t rnd, bool *needs_probe);
-
-/* Sticky choice used when Redis (the idempotency claim) is down: the same
- * key maps to the same group while the group set is unchanged, so a retried
- * create lands where the first one did and hits the unique key. Returns an
- * index among pickable fresh-OK groups (ignoring weights) or -1. */
-int sel_pick_sticky(const sel_view *v, int n, int64_t now_ms, int fresh_ms, int slow_ms, uint64_t key_hash);
+int sel_pick(const sel_view *v, int n, int64_t now_ms, int fresh_ms, int slow_ms, uint64_t key, bool *needs_probe);
 
 /* Window arithmetic: index of the window containing now (epoch seconds). */
 int64_t sel_window_index(int64_t now_s, int window_s);

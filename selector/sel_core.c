@@ -1,6 +1,8 @@
 /* selector/sel_core.c — pure group selection; see sel.h. */
 #include "selector/sel.h"
 
+#include <math.h>
+
 group_state sel_state(const sel_view *v)
 {
     switch (v->conf_state) {
@@ -72,42 +74,41 @@ static bool in_tier(const sel_view *v, int t, int64_t now_ms, int fresh_ms, int 
     }
 }
 
-int sel_pick(const sel_view *v, int n, int64_t now_ms, int fresh_ms, int slow_ms, uint64_t rnd, bool *needs_probe)
+/* Weighted rendezvous score of group id for key: w / -ln(u), u uniform in
+ * (0,1) from a hash of (key, id). The highest score wins; over random keys
+ * each group wins with probability weight / total weight. */
+static double score(uint64_t key, int id, int weight)
+{
+    uint64_t h = key ^ ((uint64_t)id * 0x9E3779B97F4A7C15ULL);
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    double u = ((double)(h >> 11) + 0.5) / 9007199254740992.0; /* (0,1) */
+    return (double)weight / -log(u);
+}
+
+int sel_pick(const sel_view *v, int n, int64_t now_ms, int fresh_ms, int slow_ms, uint64_t key, bool *needs_probe)
 {
     for (int t = 0; t < 3; t++) {
-        uint64_t total = 0;
-        for (int i = 0; i < n; i++)
-            if (in_tier(&v[i], t, now_ms, fresh_ms, slow_ms))
-                total += (uint64_t)v[i].weight;
-        if (total == 0)
-            continue;
-        uint64_t r = rnd % total;
+        int best = -1;
+        double best_score = 0;
         for (int i = 0; i < n; i++) {
-            if (!in_tier(&v[i], t, now_ms, fresh_ms, slow_ms))
+            if (!in_tier(&v[i], t, now_ms, fresh_ms, slow_ms) || v[i].weight <= 0)
                 continue;
-            if (r < (uint64_t)v[i].weight) {
-                *needs_probe = t == 1;
-                return i;
+            double sc = score(key, v[i].id, v[i].weight);
+            if (best < 0 || sc > best_score) {
+                best = i;
+                best_score = sc;
             }
-            r -= (uint64_t)v[i].weight;
+        }
+        if (best >= 0) {
+            *needs_probe = t == 1;
+            return best;
         }
     }
     *needs_probe = false;
-    return -1;
-}
-
-int sel_pick_sticky(const sel_view *v, int n, int64_t now_ms, int fresh_ms, int slow_ms, uint64_t key_hash)
-{
-    int cand = 0;
-    for (int i = 0; i < n; i++)
-        if (eligible(&v[i], now_ms, fresh_ms, slow_ms, SEL_PROBE_FRESH_OK))
-            cand++;
-    if (cand == 0)
-        return -1;
-    int k = (int)(key_hash % (uint64_t)cand);
-    for (int i = 0; i < n; i++)
-        if (eligible(&v[i], now_ms, fresh_ms, slow_ms, SEL_PROBE_FRESH_OK) && k-- == 0)
-            return i;
     return -1;
 }
 

@@ -1,6 +1,7 @@
 /* tests/unit/test_sel.c — group selection (pure): effective state, probe
  * tiers, weighted choice, exclusion, sticky choice, window arithmetic. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include "selector/sel.h"
 
@@ -63,9 +64,10 @@ START_TEST(pick_weighted_distribution)
 {
     sel_view v[3] = {ok_group(1, 100), ok_group(2, 300), ok_group(3, 0)};
     int hits[3] = {0};
-    uint64_t r = 88172645463325252ULL;
     for (int i = 0; i < 40000; i++) {
-        r ^= r << 13; r ^= r >> 7; r ^= r << 17;
+        char key[32];
+        int kl = snprintf(key, sizeof key, "skip:idem:m:%d", i);
+        uint64_t r = sel_hash(key, (size_t)kl, 0);
         bool probe;
         int k = sel_pick(v, 3, NOW, FRESH, SLOW, r, &probe);
         ck_assert_int_ge(k, 0);
@@ -146,19 +148,29 @@ START_TEST(pick_overloaded_and_reasons)
 }
 END_TEST
 
-START_TEST(sticky_is_stable)
+START_TEST(same_key_same_group)
 {
     sel_view v[3] = {ok_group(1, 100), ok_group(2, 100), ok_group(3, 100)};
     const char *k = "skip:idem:m1:t1";
     uint64_t h = sel_hash(k, 15, 0);
-    int a = sel_pick_sticky(v, 3, NOW, FRESH, SLOW, h);
+    bool probe;
+    int a = sel_pick(v, 3, NOW, FRESH, SLOW, h, &probe);
     ck_assert_int_ge(a, 0);
     for (int i = 0; i < 10; i++)
-        ck_assert_int_eq(sel_pick_sticky(v, 3, NOW, FRESH, SLOW, h), a);
-    v[a].probe_ok = false;
-    int b = sel_pick_sticky(v, 3, NOW, FRESH, SLOW, h);
+        ck_assert_int_eq(sel_pick(v, 3, NOW, FRESH, SLOW, h, &probe), a);
+    /* the winner excluded: a deterministic second choice, different */
+    v[a].excluded = true;
+    int b = sel_pick(v, 3, NOW, FRESH, SLOW, h, &probe);
     ck_assert_int_ge(b, 0);
     ck_assert_int_ne(b, a);
+    ck_assert_int_eq(sel_pick(v, 3, NOW, FRESH, SLOW, h, &probe), b);
+    /* another group's weight change does not move a key whose winner stays */
+    v[a].excluded = false;
+    int other = (a + 1) % 3;
+    if (other == a) other = (a + 2) % 3;
+    v[other].weight = 50;
+    int c = sel_pick(v, 3, NOW, FRESH, SLOW, h, &probe);
+    ck_assert(c == a || c != other);
     ck_assert_uint_ne(sel_hash("a", 1, 0), sel_hash("b", 1, 0));
 }
 END_TEST
@@ -183,7 +195,7 @@ int main(void)
     tcase_add_test(tc, pick_prefers_fresh_then_stale);
     tcase_add_test(tc, pick_healed_skipped_last_resort);
     tcase_add_test(tc, pick_overloaded_and_reasons);
-    tcase_add_test(tc, sticky_is_stable);
+    tcase_add_test(tc, same_key_same_group);
     tcase_add_test(tc, window_index);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

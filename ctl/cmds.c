@@ -6,6 +6,10 @@
 static const struct ctl_cmd cmds[] = {
     {"config", ctl_cmd_config},
     {"order-no", ctl_cmd_order_no},
+    {"status", ctl_cmd_status},
+    {"fence", ctl_cmd_fence},
+    {"unfence", ctl_cmd_unfence},
+    {"drill", ctl_cmd_drill},
 };
 
 const struct ctl_cmd *ctl_find(const char *name)

@@ -10,6 +10,10 @@ struct ctl_cmd {
 
 int ctl_cmd_config(int argc, char **argv);   /* ctl/cmd_config.c */
 int ctl_cmd_order_no(int argc, char **argv); /* ctl/cmd_orderno.c */
+int ctl_cmd_status(int argc, char **argv);   /* ctl/cmd_status.c */
+int ctl_cmd_fence(int argc, char **argv);    /* ctl/cmd_fence.c */
+int ctl_cmd_unfence(int argc, char **argv);  /* ctl/cmd_fence.c */
+int ctl_cmd_drill(int argc, char **argv);    /* ctl/cmd_drill.c */
 
 const struct ctl_cmd *ctl_find(const char *name);
 

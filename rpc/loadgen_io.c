@@ -31,6 +31,7 @@ struct lg_ctl {
     _Atomic int64_t back_at_us[REP_MAX_GROUPS]; /* relative; -1 none */
     _Atomic int64_t last_done_us;
     _Atomic int64_t done_ok, done_failed;
+    _Atomic int active;       /* workers still running */
     pthread_mutex_t out_mu;
 };
 
@@ -167,6 +168,7 @@ static void *worker(void *arg)
     }
     if (ops->thread_fini && ts)
         ops->thread_fini(ops->ctx, ts);
+    atomic_fetch_sub(&c->active, 1);
     return NULL;
 }
 
@@ -256,6 +258,7 @@ int lg_run(const lg_opts *o, lg_result *res)
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 * 1024);
     int started = 0;
+    atomic_store(&c->active, o->concurrency);
     for (int i = 0; i < o->concurrency; i++) {
         wa[i].c = c;
         wa[i].tid = i;
@@ -265,6 +268,7 @@ int lg_run(const lg_opts *o, lg_result *res)
         }
         started++;
     }
+    atomic_fetch_sub(&c->active, o->concurrency - started);
     pthread_attr_destroy(&attr);
     if (started < o->concurrency) {
         /* stop the others quickly: pretend the run is over */
@@ -288,7 +292,7 @@ int lg_run(const lg_opts *o, lg_result *res)
         int upto = t - lag; /* seconds < upto are final */
         for (; closed < upto && closed < nrows; closed++)
             close_sec(c, res, closed, nrows);
-        if (closed >= nrows)
+        if (closed >= nrows || (t >= o->duration_s && atomic_load(&c->active) == 0))
             break;
     }
     for (int i = 0; i < started; i++)

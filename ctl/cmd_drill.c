@@ -1,0 +1,430 @@
+/*
+ * ctl/cmd_drill.c — `skipctl drill`: a fault or fence drill under open-loop
+ * create load, with a per-second report (JSON + SVG) and one summary line.
+ *
+ *   skipctl drill --groups G[,G...] --mode fence|stop|kill|readonly
+ *                 --at S --for S --duration S --rate R --out DIR
+ *                 [--url URL] [--dev PATH] [--token T] [--concurrency C] [--timeout MS]
+ *
+ * At --at seconds the fault is injected on every listed group (fence: the
+ * API, safe in production; stop/kill/readonly: `./dev fault gN ...`, local
+ * cluster only); --for seconds after the injection started it is recovered
+ * (unfence / cont / start / writable). Injection runs on its own thread so
+ * the once-a-second /v1/groups poll and the load never wait for it. The
+ * fault is always recovered before the command exits, even when --duration
+ * ends first.
+ *
+ * Writes DIR/report.json, DIR/report.svg and DIR/orders.txt (every
+ * acknowledged order number, one a line). Exit 0 when the drill ran (the
+ * numbers say how it went), 1 when it could not run or a fault could not be
+ * injected/recovered, 2 on bad arguments.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "bench/report.h"
+#include "ctl/api.h"
+#include "ctl/ctl.h"
+#include "rpc/httpc.h"
+#include "rpc/loadgen.h"
+
+#define FAULT_CMD_TIMEOUT_MS 60000
+
+typedef struct {
+    /* options */
+    const char *url, *token, *dev, *mode;
+    int fgroups[REP_MAX_GROUPS];
+    int nfg;
+    double at, for_s;
+    /* run */
+    rep_groups groups;
+    httpc *poll;
+    char (*states)[REP_MAX_GROUPS][REP_STATE_LEN];   /* [duration] */
+    int nstates;
+    pthread_mutex_t mu;
+    lg_ctl *ctl;             /* valid while running */
+    bool running;
+    pthread_t th;
+    bool th_started;
+    _Atomic int phase;       /* 0 idle, 1 injecting, 2 injected, 3 recovering, 4 recovered */
+    double fault_at, recover_at;
+    int64_t start_mono_ms;
+    char errors[4][160];
+    int nerrors;
+} drill;
+
+static void add_error(drill *d, const char *fmt, const char *a, int g, const char *b)
+{
+    pthread_mutex_lock(&d->mu);
+    if (d->nerrors < 4) {
+        snprintf(d->errors[d->nerrors], sizeof d->errors[0], fmt, a, g, b);
+        d->nerrors++;
+    }
+    pthread_mutex_unlock(&d->mu);
+    fprintf(stderr, fmt, a, g, b);
+    fprintf(stderr, "\n");
+}
+
+/* Run PATH fault gN ACTION with a timeout; 0 on exit status 0. */
+static int run_dev(drill *d, int g, const char *action)
+{
+    char target[8];
+    snprintf(target, sizeof target, "g%d", g);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = fileno(stdout);
+        dup2(2, fd); /* keep the summary line alone on stdout */
+        execl(d->dev, d->dev, "fault", target, action, (char *)NULL);
+        _exit(127);
+    }
+    int64_t deadline = sk_mono_ms() + FAULT_CMD_TIMEOUT_MS;
+    for (;;) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (sk_mono_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            return -1;
+        }
+        usleep(20000);
+    }
+}
+
+static int fence_api(drill *d, int g, bool fence)
+{
+    char path[64], err[512];
+    snprintf(path, sizeof path, "/v1/groups/%d/%s", g, fence ? "fence" : "unfence");
+    json_t *j;
+    if (ctl_api_call(d->url, d->token, "POST", path, 3000, &j, err, sizeof err) != 0) {
+        add_error(d, "drill: %s (group %d)%s", err, g, "");
+        return -1;
+    }
+    json_decref(j);
+    return 0;
+}
+
+static const char *recover_action(const char *mode)
+{
+    if (strcmp(mode, "stop") == 0) return "cont";
+    if (strcmp(mode, "kill") == 0) return "start";
+    if (strcmp(mode, "readonly") == 0) return "writable";
+    return "unfence";
+}
+
+static double now_s(const drill *d)
+{
+    return (double)(sk_mono_ms() - d->start_mono_ms) / 1000.0;
+}
+
+static void do_fault(drill *d, bool recover)
+{
+    bool fence = strcmp(d->mode, "fence") == 0;
+    for (int i = 0; i < d->nfg; i++) {
+        int g = d->fgroups[i];
+        int rc = fence ? fence_api(d, g, !recover) : run_dev(d, g, recover ? recover_action(d->mode) : d->mode);
+        if (rc != 0 && !fence)
+            add_error(d, "drill: %s fault g%d %s failed", d->dev, g, recover ? recover_action(d->mode) : d->mode);
+    }
+}
+
+static void *fault_thread(void *arg)
+{
+    drill *d = arg;
+    /* inject */
+    double t0 = now_s(d);
+    pthread_mutex_lock(&d->mu);
+    d->fault_at = t0;
+    pthread_mutex_unlock(&d->mu);
+    do_fault(d, false);
+    atomic_store(&d->phase, 2);
+    /* wait --for seconds from the start of the injection, then recover */
+    double due = t0 + d->for_s;
+    while (now_s(d) < due)
+        usleep(20000);
+    atomic_store(&d->phase, 3);
+    do_fault(d, true);
+    double t1 = now_s(d);
+    pthread_mutex_lock(&d->mu);
+    d->recover_at = t1;
+    if (d->running && d->ctl)
+        lg_ctl_recovered(d->ctl, t1);
+    pthread_mutex_unlock(&d->mu);
+    atomic_store(&d->phase, 4);
+    return NULL;
+}
+
+static void poll_groups(drill *d, int row)
+{
+    if (row < 0 || row >= d->nstates)
+        return;
+    httpc_resp r;
+    if (httpc_request(d->poll, "GET", "/v1/groups", d->token, NULL, 0, &r) != HTTPC_OK || r.status != 200) {
+        for (int i = 0; i < d->groups.n; i++)
+            sk_strlcpy(d->states[row][i], "UNKNOWN", REP_STATE_LEN);
+        return;
+    }
+    json_t *j = json_loadb(r.body, r.len, 0, NULL);
+    size_t i;
+    json_t *g;
+    json_array_foreach(j ? json_object_get(j, "groups") : NULL, i, g) {
+        int slot = rep_group_slot(&d->groups, (int)json_integer_value(json_object_get(g, "id")));
+        const char *st = json_string_value(json_object_get(g, "state"));
+        if (slot >= 0 && st)
+            sk_strlcpy(d->states[row][slot], st, REP_STATE_LEN);
+    }
+    json_decref(j);
+}
+
+static void tick(void *ctx, lg_ctl *ctl, int t, double now)
+{
+    drill *d = ctx;
+    (void)now;
+    pthread_mutex_lock(&d->mu);
+    d->ctl = ctl;
+    pthread_mutex_unlock(&d->mu);
+    if (atomic_load(&d->phase) == 0 && now_s(d) + 0.5 >= d->at) {
+        atomic_store(&d->phase, 1);
+        if (pthread_create(&d->th, NULL, fault_thread, d) == 0)
+            d->th_started = true;
+        else
+            add_error(d, "drill: %s%d%s", "cannot start the fault thread", 0, "");
+    }
+    poll_groups(d, t - 1);
+}
+
+static int parse_groups(const char *s, int *out, int *n)
+{
+    *n = 0;
+    while (*s) {
+        char *end;
+        long g = strtol(s, &end, 10);
+        if (end == s || g < 1 || g > 99 || *n >= REP_MAX_GROUPS)
+            return -1;
+        out[(*n)++] = (int)g;
+        if (*end == ',')
+            end++;
+        else if (*end != '\0')
+            return -1;
+        s = end;
+    }
+    return *n > 0 ? 0 : -1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: skipctl drill --groups G[,G...] --mode fence|stop|kill|readonly --at S --for S\n"
+               "                     --duration S --rate R --out DIR [--url URL] [--dev PATH] [--token T]\n"
+               "                     [--concurrency C] [--timeout MS]\n");
+}
+
+static int write_file(const char *path, const char *data)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    size_t n = strlen(data);
+    int rc = fwrite(data, 1, n, f) == n ? 0 : -1;
+    if (fclose(f) != 0)
+        rc = -1;
+    return rc;
+}
+
+int ctl_cmd_drill(int argc, char **argv)
+{
+    drill d;
+    memset(&d, 0, sizeof d);
+    d.url = ctl_default_url();
+    d.token = ctl_default_token();
+    d.dev = getenv("SKIP_DEV") ? getenv("SKIP_DEV") : "./dev";
+    d.mode = NULL;
+    d.at = -1;
+    d.for_s = -1;
+    const char *groups_s = NULL, *out = NULL;
+    int duration = 0, concurrency = 0, timeout_ms = 5000;
+    double rate = 0;
+    static const struct option opts[] = {
+        {"groups", required_argument, NULL, 'g'}, {"mode", required_argument, NULL, 'm'},
+        {"at", required_argument, NULL, 'a'},     {"for", required_argument, NULL, 'f'},
+        {"duration", required_argument, NULL, 'd'}, {"rate", required_argument, NULL, 'r'},
+        {"out", required_argument, NULL, 'o'},    {"url", required_argument, NULL, 'u'},
+        {"dev", required_argument, NULL, 'v'},    {"token", required_argument, NULL, 't'},
+        {"concurrency", required_argument, NULL, 'c'}, {"timeout", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'g': groups_s = optarg; break;
+        case 'm': d.mode = optarg; break;
+        case 'a': d.at = atof(optarg); break;
+        case 'f': d.for_s = atof(optarg); break;
+        case 'd': duration = atoi(optarg); break;
+        case 'r': rate = atof(optarg); break;
+        case 'o': out = optarg; break;
+        case 'u': d.url = optarg; break;
+        case 'v': d.dev = optarg; break;
+        case 't': d.token = optarg; break;
+        case 'c': concurrency = atoi(optarg); break;
+        case 'T': timeout_ms = atoi(optarg); break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    bool mode_ok = d.mode && (strcmp(d.mode, "fence") == 0 || strcmp(d.mode, "stop") == 0 ||
+                              strcmp(d.mode, "kill") == 0 || strcmp(d.mode, "readonly") == 0);
+    if (groups_s == NULL || parse_groups(groups_s, d.fgroups, &d.nfg) != 0 || !mode_ok || d.at < 0 ||
+        d.for_s <= 0 || duration < 1 || duration > 86400 || rate <= 0 || rate > 100000 || out == NULL ||
+        timeout_ms < 100 || timeout_ms > 20000 || concurrency < 0 || concurrency > 4096) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(d.mode, "fence") != 0 && access(d.dev, X_OK) != 0) {
+        fprintf(stderr, "skipctl drill: --mode %s needs the cluster script (--dev PATH or $SKIP_DEV; %s not executable)\n",
+                d.mode, d.dev);
+        return 2;
+    }
+    if (concurrency == 0) {
+        /* enough threads to keep the schedule through a 1 s stall of a group */
+        concurrency = (int)(rate * 1.5) + 16;
+        if (concurrency > 512)
+            concurrency = 512;
+    }
+    if (mkdir(out, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "skipctl drill: cannot create %s: %s\n", out, strerror(errno));
+        return 1;
+    }
+    char err[512];
+    if (lg_fetch_groups(d.url, d.token, 3000, &d.groups, err, sizeof err) != 0) {
+        fprintf(stderr, "skipctl drill: %s\n", err);
+        return 1;
+    }
+    for (int i = 0; i < d.nfg; i++)
+        if (rep_group_slot(&d.groups, d.fgroups[i]) < 0) {
+            fprintf(stderr, "skipctl drill: group %d is not served by %s\n", d.fgroups[i], d.url);
+            return 2;
+        }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/orders.txt", out);
+    FILE *orders = fopen(path, "w");
+    if (orders == NULL) {
+        fprintf(stderr, "skipctl drill: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    char run_id[24];
+    snprintf(run_id, sizeof run_id, "d%lx%x", (unsigned long)time(NULL), (unsigned)getpid() & 0xffff);
+    lg_http *h = lg_http_new(d.url, d.token, LG_CREATE, 100, timeout_ms, run_id);
+    d.poll = httpc_new(d.url, 900);
+    d.states = calloc((size_t)duration, sizeof *d.states);
+    d.nstates = duration;
+    if (h == NULL || d.poll == NULL || d.states == NULL) {
+        fclose(orders);
+        lg_http_free(h);
+        httpc_free(d.poll);
+        free(d.states);
+        return 1;
+    }
+    pthread_mutex_init(&d.mu, NULL);
+    d.fault_at = d.recover_at = -1;
+    d.running = true;
+    lg_opts o = {.duration_s = duration, .concurrency = concurrency, .rate = rate, .timeout_ms = timeout_ms,
+                 .progress = isatty(2), .groups = &d.groups, .orders_out = orders, .tick = tick, .tick_ctx = &d,
+                 .ops = lg_http_ops(h)};
+    d.start_mono_ms = sk_mono_ms() + 20; /* lg_run starts its clock 20 ms after the call */
+    lg_result res;
+    int rc = lg_run(&o, &res);
+    pthread_mutex_lock(&d.mu);
+    d.running = false;
+    d.ctl = NULL;
+    pthread_mutex_unlock(&d.mu);
+    /* never leave a fault behind */
+    if (d.th_started)
+        pthread_join(d.th, NULL);
+    else if (atomic_load(&d.phase) == 0)
+        fprintf(stderr, "skipctl drill: the run ended before --at; no fault injected\n");
+    fclose(orders);
+    lg_http_free(h);
+    httpc_free(d.poll);
+    if (rc != 0) {
+        free(d.states);
+        return 1;
+    }
+
+    rep_run run;
+    memset(&run, 0, sizeof run);
+    char gl[64] = "";
+    size_t gll = 0;
+    for (int i = 0; i < d.nfg && gll < sizeof gl - 4; i++)
+        gll += (size_t)snprintf(gl + gll, sizeof gl - gll, "%sg%d", i ? "," : "", d.fgroups[i]);
+    snprintf(run.title, sizeof run.title, "skipctl drill: %s %s under %.0f creates/s", d.mode, gl, rate);
+    sk_strlcpy(run.mode, d.mode, sizeof run.mode);
+    memcpy(run.fault_groups, d.fgroups, sizeof d.fgroups);
+    run.nfault_groups = d.nfg;
+    run.fault_at_s = d.fault_at;
+    run.recover_at_s = d.recover_at;
+    run.rate = rate;
+    run.duration_s = duration;
+    run.groups = d.groups;
+    run.rows = res.rows;
+    run.nrows = res.nrows;
+    for (int t = 0; t < res.nrows; t++)
+        memcpy(res.rows[t].state, d.states[t], sizeof res.rows[t].state);
+    for (int i = 0; i < d.nfg; i++) {
+        int s = rep_group_slot(&d.groups, d.fgroups[i]);
+        run.back_at_s[i] = s >= 0 ? res.back_at_s[s] : -1;
+    }
+    rep_summary sum;
+    rep_summarize(&run, &sum);
+    json_t *j = rep_to_json(&run, &sum);
+    json_object_set_new(j, "run_id", json_string(run_id));
+    json_object_set_new(j, "url", json_string(d.url));
+    json_object_set_new(j, "concurrency", json_integer(concurrency));
+    json_object_set_new(j, "total", lg_result_json(&res, &d.groups, duration));
+    json_t *errs = json_array();
+    for (int i = 0; i < d.nerrors; i++)
+        json_array_append_new(errs, json_string(d.errors[i]));
+    json_object_set_new(json_object_get(j, "fault"), "errors", errs);
+    int wrc = 0;
+    snprintf(path, sizeof path, "%s/report.json", out);
+    if (json_dump_file(j, path, JSON_INDENT(2)) != 0) {
+        fprintf(stderr, "skipctl drill: cannot write %s\n", path);
+        wrc = 1;
+    }
+    json_decref(j);
+    char *svg = rep_svg(&run, &sum);
+    snprintf(path, sizeof path, "%s/report.svg", out);
+    if (svg == NULL || write_file(path, svg) != 0) {
+        fprintf(stderr, "skipctl drill: cannot write %s\n", path);
+        wrc = 1;
+    }
+    free(svg);
+
+    /* the summary line */
+    printf("drill %s %s: sent %lld, failed creates %lld; worst p99 second %.0f ms (t=%d s); ", d.mode, gl,
+           (long long)sum.sent, (long long)sum.failed, (double)sum.worst_p99_us / 1000.0, sum.worst_p99_t);
+    for (int i = 0; i < d.nfg; i++) {
+        if (sum.recovery_s[i] >= 0)
+            printf("%sg%d back %.1f s after recovery", i ? ", " : "", d.fgroups[i], sum.recovery_s[i]);
+        else
+            printf("%sg%d not back by the end", i ? ", " : "", d.fgroups[i]);
+    }
+    printf("\n");
+    free(res.rows);
+    free(d.states);
+    pthread_mutex_destroy(&d.mu);
+    return wrc || d.nerrors ? 1 : 0;
+}

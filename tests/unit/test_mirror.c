@@ -1,0 +1,306 @@
+/* tests/unit/test_mirror.c — mirror and merchant listing, pure parts: cursor
+ * codec, listing argument validation and page SQL, merge order, event decode,
+ * version guard, lag percentiles. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "mirror/event.h"
+#include "rpc/merchant.h"
+
+/* ---------- cursor ---------- */
+
+START_TEST(cursor_roundtrip)
+{
+    mcur c = {.created_ms = 1795655940032LL}, d;
+    memcpy(c.order_no, "2026112601190000100001026", ONO_LEN + 1);
+    char enc[MCUR_MAX];
+    mcur_encode(&c, enc);
+    ck_assert(strlen(enc) > 0);
+    for (const char *p = enc; *p; p++) /* URL-safe, no padding */
+        ck_assert(strchr("+/=", *p) == NULL);
+    ck_assert_int_eq(mcur_decode(enc, &d), 0);
+    ck_assert(d.created_ms == c.created_ms);
+    ck_assert_str_eq(d.order_no, c.order_no);
+    c.created_ms = 0;
+    mcur_encode(&c, enc);
+    ck_assert_int_eq(mcur_decode(enc, &d), 0);
+    ck_assert(d.created_ms == 0);
+}
+END_TEST
+
+static void enc_raw(const char *raw, char *out)
+{
+    static const char T[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t n = strlen(raw), o = 0;
+    const unsigned char *in = (const unsigned char *)raw;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
+        out[o++] = T[(v >> 18) & 63];
+        out[o++] = T[(v >> 12) & 63];
+        if (i + 1 < n) out[o++] = T[(v >> 6) & 63];
+        if (i + 2 < n) out[o++] = T[v & 63];
+    }
+    out[o] = '\0';
+}
+
+START_TEST(cursor_rejects_garbage)
+{
+    mcur d;
+    char buf[128];
+    ck_assert_int_eq(mcur_decode("", &d), -1);
+    ck_assert_int_eq(mcur_decode("!!", &d), -1);
+    ck_assert_int_eq(mcur_decode("abc=", &d), -1);
+    ck_assert_int_eq(mcur_decode("A", &d), -1);
+    enc_raw("2:1:2026112601190000100001026", buf); /* unknown version */
+    ck_assert_int_eq(mcur_decode(buf, &d), -1);
+    enc_raw("1::2026112601190000100001026", buf); /* no time */
+    ck_assert_int_eq(mcur_decode(buf, &d), -1);
+    enc_raw("1:12:202611260119000010000102", buf); /* short order_no */
+    ck_assert_int_eq(mcur_decode(buf, &d), -1);
+    enc_raw("1:12:20261126011900001000010x6", buf); /* non-digit */
+    ck_assert_int_eq(mcur_decode(buf, &d), -1);
+    enc_raw("1:1234567890123456:2026112601190000100001026", buf); /* absurd time */
+    ck_assert_int_eq(mcur_decode(buf, &d), -1);
+    enc_raw("1:-5:2026112601190000100001026", buf);
+    ck_assert_int_eq(mcur_decode(buf, &d), -1);
+    enc_raw("1:12:2026112601190000100001026", buf);
+    ck_assert_int_eq(mcur_decode(buf, &d), 0);
+    ck_assert(d.created_ms == 12);
+}
+END_TEST
+
+/* ---------- listing arguments ---------- */
+
+typedef struct { const char *k[8], *v[8]; } qmap;
+
+static const char *qm_get(void *ctx, const char *key)
+{
+    qmap *q = ctx;
+    for (int i = 0; i < 8 && q->k[i]; i++)
+        if (strcmp(q->k[i], key) == 0)
+            return q->v[i];
+    return NULL;
+}
+
+static sk_status parse1(const char *mid, const char *k, const char *v, mlist_args *a, ord_err *e)
+{
+    qmap q = {{k}, {v}};
+    return mlist_parse(mid, qm_get, &q, a, e);
+}
+
+START_TEST(args_defaults_and_values)
+{
+    mlist_args a;
+    ord_err e;
+    qmap q = {{NULL}, {NULL}};
+    ck_assert_int_eq(mlist_parse("m_1-A", qm_get, &q, &a, &e), SK_OK);
+    ck_assert_int_eq(a.limit, 50);
+    ck_assert_int_eq(a.source, MSRC_MIRROR);
+    ck_assert(!a.has_since && !a.has_until && !a.has_status && !a.has_cursor);
+    qmap q2 = {{"since", "until", "status", "limit", "source"},
+               {"2026-01-01T00:00:00Z", "2026-01-02T00:00:00.500Z", "PAID", "500", "groups"}};
+    ck_assert_int_eq(mlist_parse("m", qm_get, &q2, &a, &e), SK_OK);
+    ck_assert(a.has_since && a.has_until && a.has_status);
+    ck_assert_int_eq(a.status, OS_PAID);
+    ck_assert_int_eq(a.limit, 500);
+    ck_assert_int_eq(a.source, MSRC_GROUPS);
+    ck_assert(a.until_ms - a.since_ms == 86400500LL);
+}
+END_TEST
+
+START_TEST(args_rejected_with_field)
+{
+    static const struct { const char *k, *v, *field; } cases[] = {
+        {"limit", "0", "limit"}, {"limit", "501", "limit"}, {"limit", "", "limit"}, {"limit", "5x", "limit"},
+        {"limit", "-1", "limit"}, {"limit", "0050", "limit"}, {"status", "paid", "status"},
+        {"status", "EXPIRED", "status"}, {"since", "2026-01-01", "since"}, {"until", "2026-01-01T00:00:00+08:00", "until"},
+        {"cursor", "zz!", "cursor"}, {"source", "replica", "source"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mlist_args a;
+        ord_err e = {{0}, {0}};
+        ck_assert_msg(parse1("m", cases[i].k, cases[i].v, &a, &e) == SK_EINVALID_ARGUMENT, "%s=%s", cases[i].k,
+                      cases[i].v);
+        ck_assert_str_eq(e.field, cases[i].field);
+    }
+    mlist_args a;
+    ord_err e = {{0}, {0}};
+    ck_assert_int_eq(parse1("", NULL, NULL, &a, &e), SK_EINVALID_ARGUMENT);
+    ck_assert_str_eq(e.field, "merchant_id");
+    ck_assert_int_eq(parse1("a.b", NULL, NULL, &a, &e), SK_EINVALID_ARGUMENT);
+    ck_assert_int_eq(parse1("abcdefghijabcdefghijabcdefghij123", NULL, NULL, &a, &e), SK_EINVALID_ARGUMENT);
+    ck_assert_int_eq(parse1("abcdefghijabcdefghijabcdefghij12", NULL, NULL, &a, &e), SK_OK);
+    qmap q = {{"since", "until"}, {"2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z"}};
+    ck_assert_int_eq(mlist_parse("m", qm_get, &q, &a, &e), SK_EINVALID_ARGUMENT);
+    ck_assert_str_eq(e.field, "until");
+}
+END_TEST
+
+START_TEST(page_sql)
+{
+    mlist_args a;
+    ord_err e;
+    char cur[MCUR_MAX];
+    mcur c = {.created_ms = 1000};
+    memcpy(c.order_no, "2026112601190000100001026", ONO_LEN + 1);
+    mcur_encode(&c, cur);
+    qmap q = {{"status", "cursor", "limit", "since"}, {"CLOSED", cur, "10", "1970-01-01T00:00:00.250Z"}};
+    ck_assert_int_eq(mlist_parse("m1", qm_get, &q, &a, &e), SK_OK);
+    char sql[1024];
+    int n = mlist_sql(&a, "merchant_orders", "order_no", sql, sizeof sql);
+    ck_assert_int_gt(n, 0);
+    ck_assert_str_eq(sql,
+                     "SELECT order_no FROM merchant_orders WHERE merchant_id='m1'"
+                     " AND created_at>='1970-01-01 00:00:00.250' AND status='CLOSED'"
+                     " AND (created_at<'1970-01-01 00:00:01.000' OR (created_at='1970-01-01 00:00:01.000'"
+                     " AND order_no<'2026112601190000100001026'))"
+                     " ORDER BY created_at DESC, order_no DESC LIMIT 11");
+    ck_assert_int_eq(mlist_sql(&a, "merchant_orders", "order_no", sql, 40), -1);
+}
+END_TEST
+
+START_TEST(merge_order)
+{
+    ck_assert_int_lt(mlist_cmp(2, "1", 1, "9"), 0);  /* newer first */
+    ck_assert_int_gt(mlist_cmp(1, "9", 2, "1"), 0);
+    ck_assert_int_lt(mlist_cmp(5, "b", 5, "a"), 0); /* same ms: higher order_no first */
+    ck_assert_int_eq(mlist_cmp(5, "a", 5, "a"), 0);
+}
+END_TEST
+
+/* ---------- events ---------- */
+
+static char *event_json(const char *extra_key, const char *drop_key)
+{
+    order_t o;
+    memset(&o, 0, sizeof o);
+    ono_gen g;
+    ono_gen_init(&g, 7);
+    ck_assert_int_eq(ono_gen_next(&g, 1795655940, 2, o.order_no), 0);
+    o.group = 2;
+    strcpy(o.merchant_id, "m1");
+    strcpy(o.out_trade_no, "t1");
+    o.amount = 100;
+    strcpy(o.currency, "CNY");
+    strcpy(o.channel, "wx");
+    o.status = OS_PAID;
+    o.version = 2;
+    o.created_at_ms = 1795655940000LL;
+    o.updated_at_ms = 1795655941000LL;
+    o.expire_at_ms = 1795656240000LL;
+    o.paid_at_ms = 1795655941000LL;
+    strcpy(o.channel_txn_id, "tx1");
+    o.has_channel_txn_id = true;
+    json_t *j = ord_to_json(&o);
+    if (extra_key)
+        json_object_set_new(j, extra_key, json_integer(1));
+    if (drop_key)
+        json_object_del(j, drop_key);
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return s;
+}
+
+START_TEST(decode_good)
+{
+    char *s = event_json(NULL, NULL);
+    order_t o;
+    char why[128];
+    ck_assert_int_eq(mev_decode(s, strlen(s), "m1", 2, "order", &o, why, sizeof why), MEV_OK);
+    ck_assert_int_eq(o.version, 2);
+    ck_assert_int_eq(o.status, OS_PAID);
+    ck_assert(o.updated_at_ms == 1795655941000LL);
+    ck_assert_int_eq(mev_decode(s, strlen(s), NULL, 0, NULL, &o, why, sizeof why), MEV_OK); /* key/header optional */
+    free(s);
+}
+END_TEST
+
+START_TEST(decode_bad)
+{
+    order_t o;
+    char why[128];
+    char *s = event_json(NULL, NULL);
+    ck_assert_int_eq(mev_decode(s, strlen(s), "m2", 2, NULL, &o, why, sizeof why), MEV_BAD_KEY);
+    ck_assert_int_eq(mev_decode(s, strlen(s), "m1", 2, "refund", &o, why, sizeof why), MEV_BAD_TYPE);
+    ck_assert_int_eq(mev_decode(s, strlen(s) - 1, NULL, 0, NULL, &o, why, sizeof why), MEV_BAD_JSON);
+    free(s);
+    ck_assert_int_eq(mev_decode(NULL, 0, NULL, 0, NULL, &o, why, sizeof why), MEV_EMPTY);
+    ck_assert_int_eq(mev_decode("[1]", 3, NULL, 0, NULL, &o, why, sizeof why), MEV_NOT_OBJECT);
+    ck_assert_int_eq(mev_decode("{\"a\":1,\"a\":2}", 13, NULL, 0, NULL, &o, why, sizeof why), MEV_BAD_JSON);
+    s = event_json("surprise", NULL);
+    ck_assert_int_eq(mev_decode(s, strlen(s), NULL, 0, NULL, &o, why, sizeof why), MEV_UNKNOWN_FIELD);
+    ck_assert(strstr(why, "surprise") != NULL);
+    free(s);
+    static const char *required[] = {"order_no", "version", "updated_at", "status", "merchant_id", "amount"};
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
+        s = event_json(NULL, required[i]);
+        ck_assert_msg(mev_decode(s, strlen(s), NULL, 0, NULL, &o, why, sizeof why) == MEV_INVALID, "%s", required[i]);
+        free(s);
+    }
+}
+END_TEST
+
+START_TEST(version_guard)
+{
+    ck_assert(mev_newer(false, 0, 1));      /* no row yet */
+    ck_assert(mev_newer(true, 1, 2));       /* newer wins */
+    ck_assert(!mev_newer(true, 2, 2));      /* repeat: no change */
+    ck_assert(!mev_newer(true, 3, 2));      /* late, older event: no change */
+    /* any delivery order of versions 1..5, with repeats, ends at 5 */
+    int seq[] = {3, 1, 5, 2, 5, 4, 1};
+    bool have = false;
+    int64_t v = 0;
+    for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
+        if (mev_newer(have, v, seq[i])) {
+            ck_assert(seq[i] > v);
+            v = seq[i];
+            have = true;
+        }
+    }
+    ck_assert_int_eq(v, 5);
+}
+END_TEST
+
+START_TEST(lag_percentiles)
+{
+    static mlag l;
+    mlag_reset(&l);
+    ck_assert_int_eq(mlag_pct(&l, 0.5), -1);
+    for (int i = 1; i <= 100; i++)
+        mlag_add(&l, i);
+    mlag_add(&l, -5); /* clock skew -> 0 */
+    ck_assert_int_eq(mlag_pct(&l, 0.0), 0);
+    ck_assert_int_eq(mlag_pct(&l, 0.5), 50);
+    ck_assert_int_eq(mlag_pct(&l, 0.99), 99);
+    ck_assert_int_eq(l.max, 100);
+    mlag_reset(&l);
+    for (int i = 0; i < MLAG_CAP * 3; i++) /* over capacity: bounded, still sane */
+        mlag_add(&l, i % 1000);
+    ck_assert_int_eq(l.n, MLAG_CAP);
+    int64_t p50 = mlag_pct(&l, 0.5);
+    ck_assert(p50 > 400 && p50 < 600);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("mirror");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, cursor_roundtrip);
+    tcase_add_test(tc, cursor_rejects_garbage);
+    tcase_add_test(tc, args_defaults_and_values);
+    tcase_add_test(tc, args_rejected_with_field);
+    tcase_add_test(tc, page_sql);
+    tcase_add_test(tc, merge_order);
+    tcase_add_test(tc, decode_good);
+    tcase_add_test(tc, decode_bad);
+    tcase_add_test(tc, version_guard);
+    tcase_add_test(tc, lag_percentiles);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

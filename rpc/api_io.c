@@ -902,6 +902,52 @@ void api_handle(void *ctx, const http_req *rq, http_resp *rs)
 
 /* ---------- expiry sweeper ---------- */
 
+/* One group: close expired CREATED orders in batches until the backlog is
+ * gone or the time budget is spent (so a burst of expiries drains at a few
+ * thousand per second instead of one batch per period). */
+static void sweep_group(app *a, const conf *c, const conf_group *cg, int64_t budget_ms)
+{
+    enum { BATCH = 200 };
+    dal_pool *pool = grt_primary(a->grt, cg->id);
+    dal_conn *dc;
+    if (pool == NULL || !grt_write_enter(a->grt, cg->id))
+        return;
+    if (dal_acquire(pool, sk_mono_ms() + 100, &dc) != SK_OK) {
+        grt_write_exit(a->grt, cg->id);
+        return;
+    }
+    MYSQL *my = dal_mysql(dc);
+    char (*nos)[ONO_LEN + 1] = calloc(BATCH, sizeof *nos);
+    bool broken = false;
+    int64_t until = sk_mono_ms() + budget_ms;
+    int n = BATCH, closed = 0;
+    while (nos && !broken && n == BATCH && sk_mono_ms() < until && !grt_frozen(a->grt, cg->id)) {
+        sk_status st = dal_expired_list(my, sk_now_ms(), nos, BATCH, &n);
+        if (st != SK_OK) {
+            broken = true;
+            break;
+        }
+        for (int k = 0; k < n && !broken; k++) {
+            dal_change ch = {.ev = OE_EXPIRE, .now_ms = sk_now_ms()};
+            dal_change_result res;
+            st = dal_order_change(my, nos[k], &ch, &res);
+            if (st == SK_OK && res.applied)
+                closed++;
+            else if (st != SK_OK && st != SK_ENOT_FOUND)
+                broken = st == SK_ETIMEDOUT || st == SK_ECONNECT;
+        }
+    }
+    free(nos);
+    if (closed > 0)
+        sk_debug("event=orders_expired group=%d closed=%d", cg->id, closed);
+    int64_t pending = 0;
+    if (!broken && dal_outbox_count(my, &pending) == SK_OK)
+        grt_set_outbox_pending(a->grt, cg->id, pending);
+    dal_release(pool, dc, broken);
+    grt_write_exit(a->grt, cg->id);
+    (void)c;
+}
+
 void app_sweep(app *a)
 {
     cref_hold *h = cref_get(a->cfg);
@@ -910,36 +956,7 @@ void app_sweep(app *a)
         const conf_group *cg = &c->groups[i];
         if (cg->state == GROUP_RETIRED || cg->primary == NULL || group_down(a, c, cg->id))
             continue;
-        dal_pool *pool = grt_primary(a->grt, cg->id);
-        dal_conn *dc;
-        if (pool == NULL || !grt_write_enter(a->grt, cg->id))
-            continue;
-        if (dal_acquire(pool, sk_mono_ms() + 100, &dc) != SK_OK) {
-            grt_write_exit(a->grt, cg->id);
-            continue;
-        }
-        MYSQL *my = dal_mysql(dc);
-        char (*nos)[ONO_LEN + 1] = calloc(200, sizeof *nos);
-        int n = 0;
-        bool broken = false;
-        sk_status st = nos ? dal_expired_list(my, sk_now_ms(), nos, 200, &n) : SK_ENOMEM;
-        if (st != SK_OK)
-            broken = st != SK_ENOMEM;
-        for (int k = 0; k < n && !broken; k++) {
-            dal_change ch = {.ev = OE_EXPIRE, .now_ms = sk_now_ms()};
-            dal_change_result res;
-            st = dal_order_change(my, nos[k], &ch, &res);
-            if (st == SK_OK && res.applied)
-                sk_debug("event=order_expired group=%d order_no=%s", cg->id, nos[k]);
-            else if (st != SK_OK && st != SK_ENOT_FOUND)
-                broken = st == SK_ETIMEDOUT || st == SK_ECONNECT;
-        }
-        free(nos);
-        int64_t pending = 0;
-        if (!broken && dal_outbox_count(my, &pending) == SK_OK)
-            grt_set_outbox_pending(a->grt, cg->id, pending);
-        dal_release(pool, dc, broken);
-        grt_write_exit(a->grt, cg->id);
+        sweep_group(a, c, cg, c->sweep_interval_ms);
     }
     cref_put(h);
 }

@@ -203,7 +203,8 @@ class CreateStream:
     def _run(self):
         c = Client(self.url, timeout=15)
         while not self.stop_ev.is_set():
-            body = create_body(self.merchant)
+            # a day's expiry: stream orders must not all expire in a burst during later tests
+            body = create_body(self.merchant, expire_seconds=86400)
             t0 = time.time()
             try:
                 st, _, r = c.post("/v1/orders", body)

@@ -4,6 +4,7 @@
  * orderly shutdown. Signal handlers only set flags; the main loop acts.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -194,6 +195,9 @@ int main(int argc, char **argv)
     }
     set_log_level(c->log_level);
     signal(SIGPIPE, SIG_IGN);
+    /* one thread per HTTP connection: cap malloc arenas so 1,000 keep-alive
+     * connections do not each grow their own arena (RSS budget, issue 6) */
+    mallopt(M_ARENA_MAX, 4);
     dal_library_init();
 
     static app A;

@@ -384,3 +384,29 @@ def test_bad_events_are_dead_lettered_and_skipped(env, db, merchant_db, mapi, wa
     wait_until(dead, timeout=20, msg="4 dead letters")
     wait_mirror_matches(env, db, merchant_db, wait_until, p, 21, timeout=20)
     assert len(later) == 20
+
+
+def test_two_daemons_relay_without_double_publish(env, db, merchant_db, extra_daemon, wait_until):
+    """Two skipstored on one cluster both run relays over the same outboxes: every
+    event reaches the merchant store, and each outbox row is published once
+    (SELECT ... FOR UPDATE SKIP LOCKED claims)."""
+    import subprocess
+    d2 = extra_daemon(index=7)
+    p = _prefix()
+    merchants = ["%s_%d" % (p, i) for i in range(4)]
+    a1, a2 = Api(env["SKIP_URL"]), Api(d2.url)
+
+    def one(i):
+        st, j, _ = (a1 if i % 2 else a2).create(merchants[i % 4])
+        assert st == 201, (st, j)
+        return j
+    with ThreadPoolExecutor(THREADS) as ex:
+        orders = list(ex.map(one, range(400)))
+    mix_changes(a1, orders[:100])
+    rows = wait_mirror_matches(env, db, merchant_db, wait_until, p, 400, timeout=30)
+    events = sum(v[2] for v in rows.values())  # one event per version
+    # count this test's messages on the topic (keys are its merchant ids)
+    out = subprocess.run(["kcat", "-b", env["SKIP_KAFKA"], "-t", env["SKIP_KAFKA_TOPIC"], "-C", "-o", "beginning",
+                          "-e", "-q", "-f", "%k\\n"], capture_output=True, text=True, timeout=120).stdout
+    published = sum(1 for k in out.splitlines() if k.startswith(p))
+    assert published == events, "published %d messages for %d outbox events" % (published, events)

@@ -1,0 +1,189 @@
+#!/usr/bin/python3
+"""Mirror benchmark (not a test): numbers for docs/mirror.md.
+
+  relay   insert N outbox rows (valid order events, spread over the groups) straight
+          into the group primaries in one transaction per group, then time
+          (a) the drain of the outbox by skipstored's relay -> events/s published and
+          (b) the arrival of every row in the merchant store -> events/s applied.
+  lag     drive creates at a fixed rate R/s for D seconds through the daemon (keep-alive
+          HTTP from T threads), then read commit->apply lag of those rows from the
+          merchant store: TIMESTAMPDIFF(MICROSECOND, committed_at, applied_at).
+
+Usage (cluster env from ./dev):
+  SKIP_PORT_BASE=18000 devtools/mirror_bench.py relay 20000
+  SKIP_PORT_BASE=18000 devtools/mirror_bench.py lag 2000 20 32
+"""
+import json
+import os
+import random
+import string
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
+import pymysql  # noqa: E402
+from skiputil import Client  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_env():
+    base = int(os.environ.get("SKIP_PORT_BASE", "17000"))
+    run = os.environ.get("SKIP_RUN_DIR") or os.path.join(REPO, ".run" if base == 17000 else ".run-%d" % base)
+    env = {}
+    for line in open(os.path.join(run, "env")):
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            k, v = line.split("=", 1)
+            env[k] = v.strip('"')
+    return env
+
+
+def conn(hp, env, db):
+    h, p = hp.rsplit(":", 1)
+    return pymysql.connect(host=h, port=int(p), user=env["SKIP_DB_ADMIN_USER"], password=env["SKIP_DB_ADMIN_PASSWORD"],
+                           database=db, autocommit=True)
+
+
+def luhn_digit(s):
+    total = 0
+    for i, ch in enumerate(reversed(s)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return str((10 - total % 10) % 10)
+
+
+def order_no(t, node, seq, group):
+    body = t.strftime("%Y%m%d%H%M%S") + "%03d%05d%02d" % (node, seq, group)
+    return body + luhn_digit(body)
+
+
+def fmt(t):
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (t.microsecond // 1000)
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(p * (len(xs) - 1) + 0.5))]
+
+
+def bench_relay(env, n):
+    groups = [int(g) for g in env["SKIP_GROUPS"].split()]
+    merchant = "bench_relay_" + "".join(random.choice(string.ascii_lowercase) for _ in range(6))
+    now = datetime.now(timezone.utc)
+    node = 900 + random.randint(0, 98)
+    per = {g: [] for g in groups}
+    for i in range(n):
+        g = groups[i % len(groups)]
+        t = now - timedelta(seconds=i // 90000)
+        no = order_no(t, node, i % 90000, g)
+        o = {"order_no": no, "group": g, "merchant_id": merchant, "out_trade_no": "b%d" % i, "store_id": None,
+             "terminal_id": None, "amount": 100 + i, "currency": "CNY", "channel": "wx", "subject": None,
+             "attach": None, "status": "CREATED", "refunded_amount": 0, "channel_txn_id": None, "version": 1,
+             "created_at": fmt(now), "updated_at": fmt(now), "expire_at": fmt(now + timedelta(minutes=5)),
+             "paid_at": None, "closed_at": None}
+        per[g].append((no, merchant, 1, json.dumps(o, separators=(",", ":")), now.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]))
+    cs = {g: conn(env["SKIP_G%d_PRIMARY" % g], env, env["SKIP_DB_NAME"]) for g in groups}
+    mdb = conn(env["SKIP_MERCHANT_DB"], env, env["SKIP_MERCHANT_DB_NAME"])
+    # insert with the relay racing: one transaction per group, committed together
+    for g in groups:
+        cur = cs[g].cursor()
+        cur.execute("START TRANSACTION")
+        cur.executemany("INSERT INTO outbox (order_no, merchant_id, version, payload, created_at) "
+                        "VALUES (%s,%s,%s,%s,%s)", per[g])
+    t0 = time.monotonic()
+    for g in groups:
+        cs[g].cursor().execute("COMMIT")
+    drained = applied = None
+    while applied is None and time.monotonic() - t0 < 300:
+        if drained is None:
+            left = 0
+            for g in groups:
+                c = cs[g].cursor()
+                c.execute("SELECT COUNT(*) FROM outbox WHERE merchant_id=%s", (merchant,))
+                left += c.fetchone()[0]
+            if left == 0:
+                drained = time.monotonic() - t0
+        c = mdb.cursor()
+        c.execute("SELECT COUNT(*) FROM merchant_orders WHERE merchant_id=%s", (merchant,))
+        if c.fetchone()[0] >= n:
+            applied = time.monotonic() - t0
+        time.sleep(0.02)
+    print(json.dumps({"bench": "relay", "events": n, "groups": len(groups),
+                      "outbox_drained_s": round(drained, 3) if drained else None,
+                      "relay_events_per_s": round(n / drained) if drained else None,
+                      "all_applied_s": round(applied, 3) if applied else None,
+                      "end_to_end_events_per_s": round(n / applied) if applied else None}))
+    c = mdb.cursor()
+    c.execute("DELETE FROM merchant_orders WHERE merchant_id=%s", (merchant,))
+
+
+def bench_lag(env, rate, dur, threads):
+    merchant = "bench_lag_" + "".join(random.choice(string.ascii_lowercase) for _ in range(6))
+    url = env["SKIP_URL"]
+    total = int(rate * dur)
+    sent = [0]
+    lock = threading.Lock()
+    errors = [0]
+    lat = []
+    t_start = time.monotonic() + 0.2
+
+    def worker():
+        c = Client(url, timeout=10)
+        while True:
+            with lock:
+                i = sent[0]
+                if i >= total:
+                    return
+                sent[0] += 1
+            due = t_start + i / rate  # open-loop schedule
+            d = due - time.monotonic()
+            if d > 0:
+                time.sleep(d)
+            t = time.monotonic()
+            st, _, j = c.request("POST", "/v1/orders", {"merchant_id": merchant, "out_trade_no": "l%d" % i,
+                                                         "amount": 100, "channel": "wx"})
+            lat.append(time.monotonic() - t)
+            if st != 201:
+                errors[0] += 1
+    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    elapsed = time.monotonic() - t_start
+    time.sleep(3)
+    mdb = conn(env["SKIP_MERCHANT_DB"], env, env["SKIP_MERCHANT_DB_NAME"])
+    c = mdb.cursor()
+    c.execute("SELECT TIMESTAMPDIFF(MICROSECOND, committed_at, applied_at) FROM merchant_orders WHERE merchant_id=%s",
+              (merchant,))
+    lags = [r[0] / 1000.0 for r in c.fetchall()]
+    print(json.dumps({"bench": "lag", "target_rate": rate, "achieved_rate": round((total - errors[0]) / elapsed),
+                      "creates": total, "errors": errors[0], "mirrored": len(lags),
+                      "create_p50_ms": round(pct(lat, 0.5) * 1000, 1), "create_p99_ms": round(pct(lat, 0.99) * 1000, 1),
+                      "lag_p50_ms": round(pct(lags, 0.5), 1) if lags else None,
+                      "lag_p99_ms": round(pct(lags, 0.99), 1) if lags else None,
+                      "lag_max_ms": round(max(lags), 1) if lags else None}))
+    c.execute("DELETE FROM merchant_orders WHERE merchant_id=%s", (merchant,))
+
+
+def main():
+    env = load_env()
+    if len(sys.argv) >= 2 and sys.argv[1] == "relay":
+        bench_relay(env, int(sys.argv[2]) if len(sys.argv) > 2 else 20000)
+    elif len(sys.argv) >= 2 and sys.argv[1] == "lag":
+        bench_lag(env, float(sys.argv[2]) if len(sys.argv) > 2 else 500,
+                  float(sys.argv[3]) if len(sys.argv) > 3 else 20, int(sys.argv[4]) if len(sys.argv) > 4 else 32)
+    else:
+        print(__doc__)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

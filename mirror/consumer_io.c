@@ -20,9 +20,9 @@
  * Lag: per event, commit->apply lag = (apply commit time) - updated_at of the
  * event (= its commit time in the group). Every second the mirror writes
  * "<p99_ms> <p50_ms> <max_ms> <at_epoch_ms>" of the last second into Redis
- * key skip:mirror:lag (PX 15 s; while a batch is held unapplied the value is
- * the age of its oldest event, so an outage shows as growing lag); every
- * 10 s it logs event=mirror_stats.
+ * key skip:mirror:lag (no expiry: readers judge freshness by at_epoch_ms;
+ * while a batch is held unapplied the value is the age of its oldest event,
+ * so an outage shows as growing lag); every 10 s it logs event=mirror_stats.
  */
 #include "mirror/consumer.h"
 
@@ -589,7 +589,7 @@ static void report(mstate *s)
         }
         char v[96];
         snprintf(v, sizeof v, "%" PRId64 " %" PRId64 " %" PRId64 " %" PRId64, p99, p50, mx, now);
-        redisReply *r = kv_cmd(s->kv, "SET skip:mirror:lag %s PX 15000", v);
+        redisReply *r = kv_cmd(s->kv, "SET skip:mirror:lag %s", v);
         if (r)
             freeReplyObject(r);
     }

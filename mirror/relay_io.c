@@ -23,9 +23,11 @@
  *
  * Also here: the backlog gauge (skipstore_outbox_pending, per group, every
  * second) and the mirror-lag reader: skipstore-mirror writes its lag into
- * Redis key skip:mirror:lag ("<lag_ms> <p50> <max> <at_epoch_ms>", PX 15 s);
- * a small thread reads it every second into met_set_mirror_lag_ms (-1 when
- * the mirror has not reported for 10 s).
+ * Redis key skip:mirror:lag ("<p99_ms> <p50_ms> <max_ms> <at_epoch_ms>")
+ * every second; a small thread reads it every second into
+ * met_set_mirror_lag_ms: the reported p99 while fresh, else the report's age
+ * (a stuck or dead mirror's lag grows with time); -1 when there is no report
+ * (no mirror ever ran, or Redis is unreachable).
  */
 #include "mirror/relay.h"
 
@@ -47,7 +49,7 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define PENDING_EVERY_MS 1000
-#define LAG_STALE_MS 10000
+#define LAG_FRESH_MS 2500         /* older mirror report: lag = its age */
 
 typedef struct rgroup {
     struct relay *r;
@@ -446,9 +448,12 @@ static void *lag_main(void *arg)
         redisReply *rep = kv_cmd(r->kv, "GET skip:mirror:lag");
         if (rep != NULL) {
             long long l = 0, p50 = 0, mx = 0, at = 0;
-            if (rep->type == REDIS_REPLY_STRING && sscanf(rep->str, "%lld %lld %lld %lld", &l, &p50, &mx, &at) == 4 &&
-                sk_now_ms() - at <= LAG_STALE_MS)
-                lag = l;
+            if (rep->type == REDIS_REPLY_STRING && sscanf(rep->str, "%lld %lld %lld %lld", &l, &p50, &mx, &at) == 4) {
+                int64_t age = sk_now_ms() - at;
+                /* a live mirror reports every second; a silent one is stuck
+                 * (DB or Kafka call hanging) or dead: its lag grows with time */
+                lag = age <= LAG_FRESH_MS ? l : (age > l ? age : l);
+            }
             freeReplyObject(rep);
         }
         met_set_mirror_lag_ms(lag);

@@ -95,6 +95,17 @@ def auth(env):
 def restore(env, info):
     """Put the cluster back the way the module found it (see module doc)."""
     g, t, gids = info["G"], info["T"], info["gids"]
+    # let every outbox drain first, so the mirror does not re-add rows removed below
+    deadline = time.time() + 15
+    for x in gids:
+        with conn_addr(env, env["SKIP_G%d_PRIMARY" % x]) as c:
+            cur = c.cursor()
+            while time.time() < deadline:
+                cur.execute("SELECT COUNT(*) FROM outbox")
+                if cur.fetchone()[0] == 0:
+                    break
+                time.sleep(0.2)
+    time.sleep(1.0)
     gp = conn_addr(env, env["SKIP_G%d_PRIMARY" % g])
     tp = conn_addr(env, env["SKIP_G%d_PRIMARY" % t])
     try:

@@ -223,6 +223,15 @@ static const char *group_color(int i)
     return c[i % 16];
 }
 
+static double nice_step(double max, int nticks);
+
+/* The axis top: the data max plus 10%, rounded up to a whole tick. */
+static double nice_top(double max)
+{
+    double st = nice_step(max * 1.1, 5);
+    return ceil(max * 1.1 / st) * st;
+}
+
 static double nice_step(double max, int nticks)
 {
     if (max <= 0)
@@ -381,7 +390,7 @@ char *rep_svg(const rep_run *r, const rep_summary *s)
         if (r->rows[t].ok > ymax) ymax = (double)r->rows[t].ok;
         if (r->rows[t].failed > ymax) ymax = (double)r->rows[t].failed;
     }
-    panel p1 = {.top = 100, .bottom = 300, .ymax = nice_step(ymax * 1.1, 5) * 5, .xmax = xmax};
+    panel p1 = {.top = 100, .bottom = 300, .ymax = nice_top(ymax), .xmax = xmax};
     draw_frame(f, r, &p1, "Throughput: acknowledged and failed requests per second", "requests / s", "");
     series(f, r, &p1, "series-ok", "#59a14f", false, v_ok);
     series(f, r, &p1, "series-errors", "#e15759", false, v_err);
@@ -393,7 +402,7 @@ char *rep_svg(const rep_run *r, const rep_summary *s)
     for (int t = 0; t < r->nrows; t++)
         if ((double)r->rows[t].p99_us / 1000.0 > ymax)
             ymax = (double)r->rows[t].p99_us / 1000.0;
-    panel p2 = {.top = 370, .bottom = 550, .ymax = nice_step(ymax * 1.1, 5) * 5, .xmax = xmax};
+    panel p2 = {.top = 370, .bottom = 550, .ymax = nice_top(ymax), .xmax = xmax};
     draw_frame(f, r, &p2, "Latency per second (from intended send time)", "latency (ms)", "");
     series(f, r, &p2, "series-p50", "#4e79a7", false, v_p50);
     series(f, r, &p2, "series-p99", "#f28e2b", false, v_p99);

@@ -22,7 +22,6 @@
 #include "selector/sel.h"
 
 #define IDEM_TTL_MS 86400000LL   /* a finished claim is kept one day */
-#define CLAIM_PENDING_MS 30000   /* an in-progress claim expires if its owner dies */
 #define SLOW_PROBE_FACTOR 2      /* probe running > timeout/2: result considered stale */
 
 /* ---------- small helpers ---------- */
@@ -146,17 +145,35 @@ static sk_status read_order(app *a, const conf *c, int group, const char *order_
     return SK_EGROUP_UNAVAILABLE;
 }
 
-/* ---------- idempotency claim (Redis) ---------- */
+/* ---------- idempotency claim (Redis) ----------
+ *
+ * One key per merchant_id+out_trade_no, value "<order_no>|<deadline_ms>|<token>":
+ * the number this create is about to insert, the wall-clock deadline of the
+ * request that holds it, and that daemon's token. It is set with SET NX
+ * before the insert (one Redis round trip on the normal path) and moved with
+ * SET XX when the create moves to another group, before that insert — so the
+ * key always names the group where the order is or is being written.
+ *
+ * A second request with the same key reads the order under that number:
+ * found -> replay or 409; not found while the holder's deadline (plus the
+ * longest a started DB call can still take) has not passed -> wait and look
+ * again; not found after that -> the holder died or gave up: take the key
+ * over (compare-and-set) and create. */
 
-typedef enum { CLAIM_OWNED, CLAIM_DONE, CLAIM_NONE, CLAIM_BUSY } claim_res;
+#define CLAIM_TAKEOVER_MARGIN_MS 5000
 
-static claim_res claim_acquire(app *a, const char *key, int64_t deadline, char done_no[ONO_LEN + 1])
+typedef enum { CLAIM_OWNED, CLAIM_DONE, CLAIM_NONE, CLAIM_BUSY, CLAIM_UNAVAILABLE } claim_res;
+
+static void claim_value(const app *a, const char *order_no, int64_t deadline_wall, char *out, size_t cap)
 {
-    char val[96];
-    snprintf(val, sizeof val, "P|%s", a->token);
-    int64_t wait_until = deadline - 200;
+    snprintf(out, cap, "%s|%lld|%s", order_no, (long long)deadline_wall, a->token);
+}
+
+static claim_res claim_acquire(app *a, const conf *c, const char *key, const char *val, int64_t deadline,
+                               order_t *existing)
+{
     for (;;) {
-        redisReply *r = kv_cmd(a->kv, "SET %s %s NX PX %d", key, val, CLAIM_PENDING_MS);
+        redisReply *r = kv_cmd(a->kv, "SET %s %s NX PX %lld", key, val, IDEM_TTL_MS);
         if (r == NULL)
             return CLAIM_NONE;
         bool ok = r->type == REDIS_REPLY_STATUS;
@@ -166,35 +183,70 @@ static claim_res claim_acquire(app *a, const char *key, int64_t deadline, char d
         r = kv_cmd(a->kv, "GET %s", key);
         if (r == NULL)
             return CLAIM_NONE;
-        if (r->type == REDIS_REPLY_STRING && r->len > 2 && r->str[0] == 'D' && r->str[1] == '|') {
-            sk_strlcpy(done_no, r->str + 2, ONO_LEN + 1);
+        if (r->type == REDIS_REPLY_NIL) {
             freeReplyObject(r);
-            return CLAIM_DONE;
-        }
-        bool gone = r->type == REDIS_REPLY_NIL;
-        freeReplyObject(r);
-        if (gone)
             continue; /* released meanwhile: try to take it */
-        if (sk_mono_ms() >= wait_until)
+        }
+        char cur[160] = "";
+        if (r->type == REDIS_REPLY_STRING)
+            sk_strlcpy(cur, r->str, sizeof cur);
+        freeReplyObject(r);
+        long long holder_deadline = 0;
+        char *bar = strchr(cur, '|');
+        if (bar)
+            holder_deadline = strtoll(bar + 1, NULL, 10);
+        int stamped, target;
+        const char *why, *from;
+        sk_status st = bar && bar - cur == ONO_LEN ? SK_OK : SK_EBAD_ORDER_NO;
+        if (st == SK_OK) {
+            *bar = '\0';
+            st = route_order(c, cur, ONO_LEN, &stamped, &target, &why);
+            *bar = '|';
+        }
+        if (st == SK_OK) {
+            char no[ONO_LEN + 1];
+            memcpy(no, cur, ONO_LEN);
+            no[ONO_LEN] = '\0';
+            st = read_order(a, c, target, no, false, existing, &from);
+            if (st == SK_OK)
+                return CLAIM_DONE;
+            if (st != SK_ENOT_FOUND)
+                return CLAIM_UNAVAILABLE;
+        }
+        if (st != SK_OK && st != SK_ENOT_FOUND) /* garbage in the key: replace it */
+            holder_deadline = 0;
+        if (sk_now_ms() > holder_deadline + CLAIM_TAKEOVER_MARGIN_MS) {
+            /* the holder is certainly done and wrote nothing under that number */
+            r = kv_cmd(a->kv, "EVAL %s 1 %s %s %s %lld",
+                       "if redis.call('get',KEYS[1])==ARGV[1] then "
+                       "return redis.call('set',KEYS[1],ARGV[2],'PX',ARGV[3]) else return 0 end",
+                       key, cur, val, IDEM_TTL_MS);
+            if (r == NULL)
+                return CLAIM_NONE;
+            ok = r->type == REDIS_REPLY_STATUS;
+            freeReplyObject(r);
+            if (ok)
+                return CLAIM_OWNED;
+            continue;
+        }
+        if (sk_mono_ms() >= deadline - 100)
             return CLAIM_BUSY;
-        struct timespec ts = {0, 10000000L}; /* the same create is in flight elsewhere */
+        struct timespec ts = {0, 20000000L}; /* the same create is in flight elsewhere */
         nanosleep(&ts, NULL);
     }
 }
 
-static void claim_done(app *a, const char *key, const char *order_no)
+/* Point our claim at a new number before inserting it (a move to another group). */
+static void claim_move(app *a, const char *key, const char *val)
 {
-    redisReply *r = kv_cmd(a->kv, "SET %s D|%s PX %lld", key, order_no, IDEM_TTL_MS);
+    redisReply *r = kv_cmd(a->kv, "SET %s %s XX PX %lld", key, val, IDEM_TTL_MS);
     if (r)
         freeReplyObject(r);
 }
 
-static void claim_release(app *a, const char *key)
+static void claim_release(app *a, const char *key, const char *val)
 {
-    char val[96];
-    snprintf(val, sizeof val, "P|%s", a->token);
-    redisReply *r = kv_cmd(a->kv,
-                           "EVAL %s 1 %s %s",
+    redisReply *r = kv_cmd(a->kv, "EVAL %s 1 %s %s",
                            "if redis.call('get',KEYS[1])==ARGV[1] then return redis.call('del',KEYS[1]) else return 0 end",
                            key, val);
     if (r)
@@ -235,36 +287,12 @@ static void h_create(app *a, const conf *c, const http_req *rq, http_resp *rs)
         return;
     }
     int64_t deadline = sk_mono_ms() + c->request_deadline_ms;
+    int64_t deadline_wall = sk_now_ms() + c->request_deadline_ms;
 
-    char key[160], done_no[ONO_LEN + 1];
+    char key[160], val[200] = "";
     snprintf(key, sizeof key, "skip:idem:%s:%s", r.merchant_id, r.out_trade_no);
-    claim_res cl = claim_acquire(a, key, deadline, done_no);
-    if (cl == CLAIM_BUSY) {
-        reply_err(rs, SK_EOVERLOADED, "out_trade_no", "a create with this out_trade_no is in progress; retry", NULL);
-        return;
-    }
-    if (cl == CLAIM_DONE) {
-        int stamped, target;
-        const char *why, *from;
-        order_t o;
-        st = route_order(c, done_no, strlen(done_no), &stamped, &target, &why);
-        if (st == SK_OK)
-            st = read_order(a, c, target, done_no, false, &o, &from);
-        if (st == SK_OK) {
-            reply_existing(rs, &o, &r);
-            return;
-        }
-        if (st != SK_ENOT_FOUND) {
-            reply_err(rs, st == SK_EOVERLOADED ? st : SK_EGROUP_UNAVAILABLE, NULL,
-                      "the existing order for this out_trade_no is in an unavailable group", NULL);
-            return;
-        }
-        /* claim points at an order that does not exist (an insert whose
-         * outcome was unknown and did not commit): create it afresh */
-        cl = CLAIM_NONE;
-    }
-
-    uint64_t sticky = sel_hash(key, strlen(key), 0);
+    bool claim_tried = false, owned = false;
+    uint64_t khash = sel_hash(key, strlen(key), 0);
     sel_view v[CONF_MAX_GROUPS];
     bool excluded[CONF_MAX_GROUPS + 1] = {false};
     bool saw_overload = false;
@@ -279,7 +307,7 @@ static void h_create(app *a, const conf *c, const http_req *rq, http_resp *rs)
                 saw_overload = true;
         }
         bool needs_probe = false;
-        int idx = sel_pick(v, n, now, c->probe_fresh_ms, slow_ms(c), sticky, &needs_probe);
+        int idx = sel_pick(v, n, now, c->probe_fresh_ms, slow_ms(c), khash, &needs_probe);
         if (idx < 0)
             break;
         int g = v[idx].id;
@@ -313,23 +341,49 @@ static void h_create(app *a, const conf *c, const http_req *rq, http_resp *rs)
             dal_release(pool, dc, false);
             break;
         }
+        claim_value(a, no, deadline_wall, val, sizeof val);
+        if (!claim_tried) {
+            claim_tried = true;
+            order_t ex;
+            claim_res cl = claim_acquire(a, c, key, val, deadline, &ex);
+            if (cl != CLAIM_OWNED && cl != CLAIM_NONE)
+                dal_release(pool, dc, false);
+            if (cl == CLAIM_DONE) {
+                reply_existing(rs, &ex, &r);
+                return;
+            }
+            if (cl == CLAIM_BUSY) {
+                reply_err(rs, SK_EOVERLOADED, "out_trade_no", "a create with this out_trade_no is in progress; retry", NULL);
+                return;
+            }
+            if (cl == CLAIM_UNAVAILABLE) {
+                reply_err(rs, SK_EGROUP_UNAVAILABLE, NULL,
+                          "the existing order for this out_trade_no is in an unavailable group", NULL);
+                return;
+            }
+            owned = cl == CLAIM_OWNED;
+        } else if (owned) {
+            claim_move(a, key, val);
+        }
         ord_build(&r, no, g, sk_now_ms(), &o);
         st = dal_order_insert(dal_mysql(dc), &o);
         if (st == SK_OK) {
             dal_release(pool, dc, false);
-            if (cl == CLAIM_OWNED)
-                claim_done(a, key, o.order_no);
             met_create(g, CR_OK);
             reply_order(rs, 201, &o, NULL);
             return;
         }
         if (st == SK_EDUPKEY) {
+            /* the key exists in this group (written while Redis was down, or
+             * by a create whose claim expired): answer from the stored order */
             order_t ex;
             sk_status gst = dal_order_get_by_out_trade(dal_mysql(dc), r.merchant_id, r.out_trade_no, &ex);
             dal_release(pool, dc, gst != SK_OK && gst != SK_ENOT_FOUND);
             if (gst == SK_OK) {
-                if (cl == CLAIM_OWNED)
-                    claim_done(a, key, ex.order_no);
+                if (owned) {
+                    claim_value(a, ex.order_no, deadline_wall, val, sizeof val);
+                    claim_move(a, key, val);
+                }
                 reply_existing(rs, &ex, &r);
                 return;
             }
@@ -346,9 +400,8 @@ static void h_create(app *a, const conf *c, const http_req *rq, http_resp *rs)
         else
             sk_debug("event=create_failed group=%d status=%s", g, sk_status_name(st));
     }
-    if (cl == CLAIM_OWNED)
-        claim_release(a, key);
-    /* count skips of groups that were not even tried, for the metrics */
+    if (owned)
+        claim_release(a, key, val);
     if (saw_overload)
         reply_err(rs, SK_EOVERLOADED, NULL, "every writable group is at capacity", NULL);
     else

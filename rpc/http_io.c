@@ -165,6 +165,10 @@ http_server *http_start(const char *listen, size_t max_body, http_handler h, voi
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
                             MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024),
+                            /* per-connection buffer: headers + a window of the body
+                             * (bodies are copied out as they arrive); small, because
+                             * 1,000 keep-alive connections must fit the RSS budget */
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(8 * 1024),
                             MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
                             MHD_OPTION_END);
     if (s->d == NULL) {

@@ -9,13 +9,14 @@
  * One round, per group:
  *   START TRANSACTION (READ COMMITTED: record locks only, no gap locks, so
  *     concurrent creates inserting outbox rows are never blocked)
+ *   (only as the group's owner: GET_LOCK on the primary, see relay_own —
+ *    several daemons: one publishes per group, the others stand by and take
+ *    over within a second when it dies or keeps failing)
  *   SELECT ... FROM outbox ORDER BY id LIMIT batch FOR UPDATE SKIP LOCKED
- *     -> rows claimed; another daemon's relay skips them (no double publish)
- *        and takes the next ones (no starvation)
  *   produce each row: key = merchant_id, value = payload (the order JSON),
  *     header type=order; enable.idempotence, acks=all, bounded message timeout
  *   wait for every delivery report (bounded by message.timeout.ms + margin)
- *   DELETE exactly the delivered ids; COMMIT
+ *   DELETE exactly the delivered ids (PK point deletes); COMMIT
  * A failure anywhere rolls back (rows stay, published again later: the
  * mirror's version guard makes a repeat harmless). Kafka down: the round
  * times out, the thread backs off (bounded exponential) and retries; creates
@@ -49,6 +50,9 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define PENDING_EVERY_MS 1000
+#define RELAY_LOCK "skipstore.outbox_relay"
+#define OWNER_POLL_MS 1000       /* a standby relay tries to become owner this often */
+#define YIELD_AFTER_FAILS 3      /* an owner failing this many rounds in a row lets go */
 #define LAG_FRESH_MS 2500         /* older mirror report: lag = its age */
 
 typedef struct rgroup {
@@ -201,6 +205,39 @@ static sk_status outbox_count(MYSQL *my, int64_t *n)
 }
 
 /*
+ * Group ownership: the relay of a group is whoever holds the MariaDB user
+ * lock RELAY_LOCK on that group's primary (GET_LOCK is per server, so one
+ * name gives one owner per group). It is tied to the relay's session: a
+ * daemon that dies or loses its connection releases it at once, and another
+ * daemon's relay (polling every OWNER_POLL_MS) takes over. One owner means
+ * no two relays ever publish the same row, and no relay's DELETE waits on
+ * rows another relay holds (a scan-planned DELETE could otherwise deadlock
+ * with it and roll back an already published batch). SKIP LOCKED in the
+ * claim stays as a second guard.
+ * Returns 1 owned, 0 held by another session, -1 on a connection error.
+ */
+static int relay_own(MYSQL *my)
+{
+    static const char q[] = "SELECT GET_LOCK('" RELAY_LOCK "', 0)";
+    if (mysql_real_query(my, q, sizeof q - 1) != 0)
+        return -1;
+    MYSQL_RES *res = mysql_store_result(my);
+    if (res == NULL)
+        return -1;
+    MYSQL_ROW row = mysql_fetch_row(res);
+    int got = row && row[0] && strcmp(row[0], "1") == 0;
+    mysql_free_result(res);
+    return got;
+}
+
+static void relay_disown(MYSQL *my)
+{
+    static const char q[] = "DO RELEASE_LOCK('" RELAY_LOCK "')";
+    if (dal_exec(my, q, sizeof q - 1) != SK_OK)
+        sk_debug("event=relay_release_failed");
+}
+
+/*
  * One round. Returns the number of rows published and deleted (>= 0), or -1
  * on failure (the transaction is rolled back; *broken says the connection
  * must be closed).
@@ -304,8 +341,9 @@ static int relay_round(rgroup *rg, rd_kafka_t *rk, MYSQL *my, const conf *c, boo
         rollback(my);
         return -1;
     }
-    /* delete exactly the delivered ids */
-    size_t cap = 64 + (size_t)nok * 22;
+    /* delete exactly the delivered ids (we are the group's only relay, see
+     * relay_own: nobody else holds locks on outbox rows for long) */
+    size_t cap = 96 + (size_t)nok * 22;
     char *del = malloc(cap);
     if (del == NULL) {
         free(ids);
@@ -313,7 +351,14 @@ static int relay_round(rgroup *rg, rd_kafka_t *rk, MYSQL *my, const conf *c, boo
         rollback(my);
         return -1;
     }
-    size_t len = (size_t)snprintf(del, cap, "DELETE FROM outbox WHERE id IN (");
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (int i = 0; i < rows; i++)
+        if (ok[i]) {
+            lo = ids[i] < lo ? ids[i] : lo;
+            hi = ids[i] > hi ? ids[i] : hi;
+        }
+    size_t len = (size_t)snprintf(del, cap, "DELETE FROM outbox WHERE id BETWEEN %" PRIu64 " AND %" PRIu64 " AND id IN (",
+                                  lo, hi);
     bool first = true;
     for (int i = 0; i < rows; i++) {
         if (!ok[i])
@@ -345,7 +390,9 @@ static void *group_main(void *arg)
     char addr[160] = "";
     int backoff = BACKOFF_MIN_MS;
     int64_t next_pending = 0;
-    bool failing = false;
+    bool failing = false, owner = false;
+    int fails = 0;
+    int64_t standby_until = 0;
     sk_info("event=relay_started group=%d", rg->id);
     while (!atomic_load(&r->stop)) {
         cref_hold *h = cref_get(r->cfg);
@@ -374,6 +421,7 @@ static void *group_main(void *arg)
                 continue;
             }
             sk_strlcpy(addr, cg->primary, sizeof addr);
+            owner = false;
         }
         if (rk == NULL) {
             cref_put(h);
@@ -394,13 +442,31 @@ static void *group_main(void *arg)
             }
             next_pending = now + PENDING_EVERY_MS;
         }
+        if (!owner) {
+            int o = now >= standby_until ? relay_own(my) : 0;
+            if (o < 0) {
+                mysql_close(my);
+                my = NULL;
+                cref_put(h);
+                continue;
+            }
+            if (o == 0) {
+                cref_put(h);
+                nap(r, OWNER_POLL_MS);
+                continue;
+            }
+            owner = true;
+            fails = 0;
+            sk_info("event=relay_owner group=%d", rg->id);
+        }
         int batch = c->relay_batch, interval = c->relay_interval_ms;
         bool broken = false;
         int n = relay_round(rg, rk, my, c, &broken);
         cref_put(h);
         if (broken) {
-            mysql_close(my);
+            mysql_close(my); /* the server releases our lock with the session */
             my = NULL;
+            owner = false;
         }
         if (rk != NULL && rd_kafka_fatal_error(rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) {
             char fe[256];
@@ -413,6 +479,7 @@ static void *group_main(void *arg)
             if (failing)
                 sk_info("event=relay_recovered group=%d", rg->id);
             failing = false;
+            fails = 0;
             backoff = BACKOFF_MIN_MS;
             if (n < batch)
                 nap(r, interval); /* caught up; a full batch goes round at once */
@@ -422,6 +489,15 @@ static void *group_main(void *arg)
             sk_warn("event=relay_round_failed group=%d published=%d err=\"%s\" action=retry_with_backoff",
                     rg->id, n < -1 ? -n - 2 : 0, rg->last_err);
         failing = true;
+        if (++fails >= YIELD_AFTER_FAILS && owner && my != NULL) {
+            /* maybe it is only this daemon that cannot reach Kafka: let
+             * another daemon's relay try (it polls every OWNER_POLL_MS) */
+            relay_disown(my);
+            owner = false;
+            fails = 0;
+            standby_until = sk_mono_ms() + 3 * OWNER_POLL_MS;
+            sk_info("event=relay_yield group=%d reason=consecutive_failures", rg->id);
+        }
         nap(r, backoff);
         backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
     }

@@ -176,7 +176,10 @@ static MYSQL *db_open(const conf *c, const conf_group *cg, char *err, size_t cap
     MYSQL *my = dal_connect(&o, err, cap);
     if (my == NULL)
         return NULL;
-    static const char s[] = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+    /* wait_timeout: a relay that stops talking (its daemon SIGSTOPped or
+     * hung) loses its session, and with it the group's ownership, after
+     * 15 s; a live relay talks at least every few seconds */
+    static const char s[] = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;SET SESSION wait_timeout=15";
     if (dal_exec(my, s, sizeof s - 1) != SK_OK) {
         snprintf(err, cap, "%u %s", mysql_errno(my), mysql_error(my));
         mysql_close(my);

@@ -410,3 +410,20 @@ def test_two_daemons_relay_without_double_publish(env, db, merchant_db, extra_da
                           "-e", "-q", "-f", "%k\\n"], capture_output=True, text=True, timeout=120).stdout
     published = sum(1 for k in out.splitlines() if k.startswith(p))
     assert published == events, "published %d messages for %d outbox events" % (published, events)
+
+
+def test_relay_ownership_moves_when_the_owner_dies(env, db, dev, merchant_db, extra_daemon, wait_until):
+    """The daemon that owns the groups' relays is killed: a standby daemon's relays
+    take over, and orders created through it reach the merchant store."""
+    d2 = extra_daemon(index=8)
+    p = _prefix()
+    a2 = Api(d2.url)
+    dev("fault", "daemon", "kill")
+    try:
+        with ThreadPoolExecutor(8) as ex:
+            orders = list(ex.map(lambda i: a2.create(p + "_0"), range(200)))
+        assert all(st == 201 for st, _, _ in orders)
+        mix_changes(a2, [j for _, j, _ in orders[:50]])
+        wait_mirror_matches(env, db, merchant_db, wait_until, p, 200, timeout=20)
+    finally:
+        dev("fault", "daemon", "start")

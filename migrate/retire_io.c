@@ -850,8 +850,8 @@ static int do_abort(rt *r)
     int64_t del = 0;
     for (int i = 0; i < 100000; i++) {
         snprintf(sql, sizeof sql, "DELETE FROM orders WHERE %s LIMIT 5000", r->filter);
-        if (mu_exec(r->t, sql, strlen(sql), e, sizeof e) != 0) {
-            snprintf(r->err, sizeof r->err, "group %d: %s", r->j.into, e);
+        if (mysql_real_query(r->t, sql, strlen(sql)) != 0) {
+            snprintf(r->err, sizeof r->err, "group %d: %s", r->j.into, mysql_error(r->t));
             return -1;
         }
         int64_t n = (int64_t)mysql_affected_rows(r->t);
@@ -896,8 +896,8 @@ static int do_drop(rt *r)
         for (int i = 0; i < 1000000; i++) {
             char sql[128];
             snprintf(sql, sizeof sql, "DELETE FROM %s LIMIT 5000", tabs[t]);
-            if (mu_exec(r->g, sql, strlen(sql), e, sizeof e) != 0) {
-                snprintf(r->err, sizeof r->err, "%s: %s", r->j.g_primary, e);
+            if (mysql_real_query(r->g, sql, strlen(sql)) != 0) {
+                snprintf(r->err, sizeof r->err, "%s: %s", r->j.g_primary, mysql_error(r->g));
                 return -1;
             }
             int64_t n = (int64_t)mysql_affected_rows(r->g);

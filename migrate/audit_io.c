@@ -7,7 +7,7 @@
  *                    no way to tell which number the client got
  *   orphan           a CREATED order whose merchant_id+out_trade_no also exists
  *                    as another live order that the client was given (Redis
- *                    idempotency record D|<order_no>, or the other one is
+ *                    idempotency record <order_no>|<deadline>|<token>, or the other one is
  *                    PAID/REFUNDED): left by an insert whose outcome was
  *                    unknown (spec §6). --fix closes it through the daemon
  *                    (POST /v1/orders/{no}/close), so outbox and mirror see it.
@@ -124,15 +124,19 @@ static int stamped(const char *no)
 }
 
 /* The order number the client was given for merchant+out_trade_no, from the
- * idempotency record "D|<order_no>"; "" if none. */
+ * idempotency record "<order_no>|<holder deadline ms>|<daemon token>" that
+ * skipstored keeps pointing at the number it inserted last (rpc/api_io.c);
+ * "" if none. */
 static void idem_number(kv *k, const char *m, const char *otn, char out[26])
 {
     out[0] = '\0';
     if (k == NULL)
         return;
     redisReply *x = kv_cmd(k, "GET skip:idem:%s:%s", m, otn);
-    if (x && x->type == REDIS_REPLY_STRING && x->len >= 2 && x->str[0] == 'D' && x->str[1] == '|')
-        snprintf(out, 26, "%s", x->str + 2);
+    if (x && x->type == REDIS_REPLY_STRING && x->len > 25 && x->str[25] == '|') {
+        memcpy(out, x->str, 25);
+        out[25] = '\0';
+    }
     if (x)
         freeReplyObject(x);
 }

@@ -37,6 +37,7 @@
 #include "dal/dal.h"
 #include "kv/kv.h"
 #include "mirror/event.h"
+#include "mirror/kafka.h"
 
 #define MIR_BATCH 500
 #define MIR_LINGER_MS 10          /* a partial batch is applied when this old */
@@ -537,6 +538,7 @@ static rd_kafka_t *consumer_new(const conf *c)
         }
     }
     rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
+    rd_kafka_conf_set_log_cb(kc, mk_log_cb);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
     if (rk == NULL) {
         sk_error("event=mirror_kafka_new err=\"%s\"", err);

@@ -31,6 +31,7 @@
  * (no mirror ever ran, or Redis is unreachable).
  */
 #include "mirror/relay.h"
+#include "mirror/kafka.h"
 
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
@@ -148,6 +149,7 @@ static rd_kafka_t *producer_new(rgroup *rg, const conf *c)
         }
     }
     rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
+    rd_kafka_conf_set_log_cb(kc, mk_log_cb);
     rd_kafka_conf_set_opaque(kc, rg);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
     if (rk == NULL)

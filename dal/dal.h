@@ -82,6 +82,9 @@ int dal_parse_dt(const char *s, int64_t *ms) SK_WUR;
  * SK_OK (committed), SK_EDUPKEY (merchant_id+out_trade_no or order_no exists;
  * rolled back), or a classified failure. */
 sk_status dal_order_insert(MYSQL *my, const order_t *o) SK_WUR;
+/* Same, with the order's JSON (ord_to_json, compact) already rendered by the
+ * caller — the daemon renders it once for the outbox and the response. */
+sk_status dal_order_insert_json(MYSQL *my, const order_t *o, const char *json) SK_WUR;
 
 /* Read one order. SK_OK, SK_ENOT_FOUND, or a classified failure. */
 sk_status dal_order_get(MYSQL *my, const char *order_no, order_t *out) SK_WUR;

@@ -146,27 +146,34 @@ static sk_status select_order(MYSQL *my, const char *sql, size_t len, order_t *o
     return st;
 }
 
-/* Append the outbox INSERT for order o (its JSON is the event payload). */
-static void sb_outbox(sqlb *b, const order_t *o)
+/* Append the outbox INSERT for order o (its JSON is the event payload;
+ * rendered here unless the caller passes it). */
+static void sb_outbox_json(sqlb *b, const order_t *o, const char *json)
 {
-    json_t *j = ord_to_json(o);
-    char *payload = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (payload == NULL) {
-        b->overflow = true;
-        return;
+    char *payload = NULL;
+    if (json == NULL) {
+        json_t *j = ord_to_json(o);
+        payload = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        if (payload == NULL) {
+            b->overflow = true;
+            return;
+        }
+        json = payload;
     }
     sb_add(b, "INSERT INTO outbox (order_no, merchant_id, version, payload, created_at) VALUES (");
     sb_str(b, o->order_no, true);
     sb_add(b, ",");
     sb_str(b, o->merchant_id, true);
     sb_add(b, ",%lld,", (long long)o->version);
-    sb_str(b, payload, true);
+    sb_str(b, json, true);
     sb_add(b, ",");
     sb_dt(b, o->updated_at_ms);
     sb_add(b, ");");
     free(payload);
 }
+
+static void sb_outbox(sqlb *b, const order_t *o) { sb_outbox_json(b, o, NULL); }
 
 static void rollback(MYSQL *my)
 {
@@ -178,7 +185,9 @@ static void rollback(MYSQL *my)
     }
 }
 
-sk_status dal_order_insert(MYSQL *my, const order_t *o)
+sk_status dal_order_insert(MYSQL *my, const order_t *o) { return dal_order_insert_json(my, o, NULL); }
+
+sk_status dal_order_insert_json(MYSQL *my, const order_t *o, const char *json)
 {
     sqlb b;
     sb_init(&b, my);
@@ -213,7 +222,7 @@ sk_status dal_order_insert(MYSQL *my, const order_t *o)
     sb_add(&b, ",");
     sb_dt(&b, o->closed_at_ms);
     sb_add(&b, ");");
-    sb_outbox(&b, o);
+    sb_outbox_json(&b, o, json);
     sb_add(&b, "COMMIT");
     if (b.overflow)
         return SK_EINTERNAL;

@@ -366,13 +366,24 @@ static void h_create(app *a, const conf *c, const http_req *rq, http_resp *rs)
             claim_move(a, key, val);
         }
         ord_build(&r, no, g, sk_now_ms(), &o);
-        st = dal_order_insert(dal_mysql(dc), &o);
+        /* one rendering serves as the outbox event and the response body */
+        json_t *oj = ord_to_json(&o);
+        char *js = oj ? json_dumps(oj, JSON_COMPACT) : NULL;
+        json_decref(oj);
+        if (js == NULL) {
+            dal_release(pool, dc, false);
+            break;
+        }
+        st = dal_order_insert_json(dal_mysql(dc), &o, js);
         if (st == SK_OK) {
             dal_release(pool, dc, false);
             met_create(g, CR_OK);
-            reply_order(rs, 201, &o, NULL);
+            rs->status = 201;
+            rs->body = js;
+            rs->len = strlen(js);
             return;
         }
+        free(js);
         if (st == SK_EDUPKEY) {
             /* the key exists in this group (written while Redis was down, or
              * by a create whose claim expired): answer from the stored order */

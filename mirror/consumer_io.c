@@ -585,7 +585,8 @@ static void report(mstate *s)
     }
     mlag_reset(&s->lag_sec);
     if (s->kv != NULL) {
-        if (!kv_up(s->kv) && mono - s->last_kv_check >= 1000) {
+        /* Redis down: re-check rarely, each check may cost the Redis timeout */
+        if (!kv_up(s->kv) && mono - s->last_kv_check >= 5000) {
             kv_check(s->kv);
             s->last_kv_check = mono;
         }

@@ -12,6 +12,9 @@
 Usage (cluster env from ./dev):
   SKIP_PORT_BASE=18000 devtools/mirror_bench.py relay 20000
   SKIP_PORT_BASE=18000 devtools/mirror_bench.py lag 2000 20 32
+  SKIP_PORT_BASE=18000 devtools/mirror_bench.py pipe 2000 20
+  pipe    like lag, but outbox rows are inserted straight into the groups at RATE/s
+          (no HTTP create path): the relay -> Kafka -> mirror lag at that event rate.
 """
 import json
 import os
@@ -173,10 +176,77 @@ def bench_lag(env, rate, dur, threads):
     c.execute("DELETE FROM merchant_orders WHERE merchant_id=%s", (merchant,))
 
 
+def bench_pipe(env, rate, dur):
+    """Outbox rows inserted straight into the groups at a steady rate (every 10 ms, one
+    small multi-row INSERT per group), each stamped updated_at = its insert time:
+    measures relay -> Kafka -> mirror lag at that event rate without the HTTP create
+    path (which saturates first on a small box)."""
+    groups = [int(g) for g in env["SKIP_GROUPS"].split()]
+    merchant = "bench_pipe_" + "".join(random.choice(string.ascii_lowercase) for _ in range(6))
+    node = 900 + random.randint(0, 98)
+    per_tick = rate / 100.0 / len(groups)
+    total = [0]
+    lock = threading.Lock()
+    seqs = {g: 0 for g in groups}
+
+    def worker(g):
+        c = conn(env["SKIP_G%d_PRIMARY" % g], env, env["SKIP_DB_NAME"])
+        cur = c.cursor()
+        t0 = time.monotonic()
+        sent = 0
+        tick = 0
+        while time.monotonic() - t0 < dur:
+            tick += 1
+            # catch up to the schedule (a slow commit means a bigger next insert)
+            k = int((time.monotonic() - t0) * per_tick * 100) - sent
+            sent += max(k, 0)
+            if k > 0:
+                now = datetime.now(timezone.utc)
+                vals = []
+                for _ in range(k):
+                    seqs[g] += 1
+                    no = order_no(now, node, seqs[g] % 100000, g)
+                    o = {"order_no": no, "group": g, "merchant_id": merchant, "out_trade_no": "p%d_%d" % (g, seqs[g]),
+                         "store_id": None, "terminal_id": None, "amount": 100, "currency": "CNY", "channel": "wx",
+                         "subject": None, "attach": None, "status": "CREATED", "refunded_amount": 0,
+                         "channel_txn_id": None, "version": 1, "created_at": fmt(now), "updated_at": fmt(now),
+                         "expire_at": fmt(now + timedelta(minutes=5)), "paid_at": None, "closed_at": None}
+                    vals.append((no, merchant, 1, json.dumps(o, separators=(",", ":")),
+                                 now.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]))
+                cur.executemany("INSERT INTO outbox (order_no, merchant_id, version, payload, created_at) "
+                                "VALUES (%s,%s,%s,%s,%s)", vals)
+                with lock:
+                    total[0] += k
+            d = t0 + tick * 0.01 - time.monotonic()
+            if d > 0:
+                time.sleep(d)
+    ts = [threading.Thread(target=worker, args=(g,)) for g in groups]
+    t_start = time.monotonic()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    elapsed = time.monotonic() - t_start
+    time.sleep(3)
+    mdb = conn(env["SKIP_MERCHANT_DB"], env, env["SKIP_MERCHANT_DB_NAME"])
+    c = mdb.cursor()
+    c.execute("SELECT TIMESTAMPDIFF(MICROSECOND, committed_at, applied_at) FROM merchant_orders WHERE merchant_id=%s",
+              (merchant,))
+    lags = [r[0] / 1000.0 for r in c.fetchall()]
+    print(json.dumps({"bench": "pipe", "target_rate": rate, "achieved_rate": round(total[0] / elapsed),
+                      "events": total[0], "mirrored": len(lags),
+                      "lag_p50_ms": round(pct(lags, 0.5), 1) if lags else None,
+                      "lag_p99_ms": round(pct(lags, 0.99), 1) if lags else None,
+                      "lag_max_ms": round(max(lags), 1) if lags else None}))
+    c.execute("DELETE FROM merchant_orders WHERE merchant_id=%s", (merchant,))
+
+
 def main():
     env = load_env()
     if len(sys.argv) >= 2 and sys.argv[1] == "relay":
         bench_relay(env, int(sys.argv[2]) if len(sys.argv) > 2 else 20000)
+    elif len(sys.argv) >= 2 and sys.argv[1] == "pipe":
+        bench_pipe(env, float(sys.argv[2]) if len(sys.argv) > 2 else 2000, float(sys.argv[3]) if len(sys.argv) > 3 else 20)
     elif len(sys.argv) >= 2 and sys.argv[1] == "lag":
         bench_lag(env, float(sys.argv[2]) if len(sys.argv) > 2 else 500,
                   float(sys.argv[3]) if len(sys.argv) > 3 else 20, int(sys.argv[4]) if len(sys.argv) > 4 else 32)

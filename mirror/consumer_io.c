@@ -61,6 +61,7 @@ typedef struct {
     /* stats */
     mlag lag_sec, lag_10s;
     int64_t applied, dead, batches, db_failures, commit_failures;
+    int64_t apply_us, commit_us, exec_us;  /* time spent in DB apply / offset commit (stats) */
     int64_t last_report, last_stats, last_kv_check;
     char sqlerr[256];
 } mstate;
@@ -340,7 +341,9 @@ static sk_status apply_range(mstate *s, int from, int to, bool *dead_flags, int6
         snprintf(s->sqlerr, sizeof s->sqlerr, "batch SQL too large");
         return SK_ENOMEM;
     }
+    int64_t t0 = sk_mono_us();
     sk_status st = dal_exec(s->my, b.buf, b.len);
+    s->exec_us += sk_mono_us() - t0;
     free(b.buf);
     if (st != SK_OK) {
         snprintf(s->sqlerr, sizeof s->sqlerr, "%u %s", mysql_errno(s->my), mysql_error(s->my));
@@ -447,7 +450,9 @@ static bool flush(mstate *s)
 {
     if (s->nb == 0)
         return true;
+    int64_t t0 = sk_mono_us();
     sk_status st = apply_batch(s);
+    s->apply_us += sk_mono_us() - t0;
     if (st != SK_OK) {
         s->db_failures++;
         if (s->db_failures == 1 || s->backoff >= BACKOFF_MAX_MS / 2)
@@ -477,7 +482,9 @@ static bool flush(mstate *s)
             }
         }
     }
+    t0 = sk_mono_us();
     commit_offsets(s);
+    s->commit_us += sk_mono_us() - t0;
     s->batches++;
     batch_free(s);
     s->backoff = BACKOFF_MIN_MS;
@@ -600,9 +607,9 @@ static void report(mstate *s)
         s->last_stats = mono;
         sk_info("event=mirror_stats applied=%" PRId64 " dead=%" PRId64 " batches=%" PRId64 " db_failures=%" PRId64
                 " commit_failures=%" PRId64 " lag_p50_ms=%" PRId64 " lag_p99_ms=%" PRId64 " lag_max_ms=%" PRId64
-                " paused=%d",
+                " paused=%d apply_ms=%" PRId64 " sql_ms=%" PRId64 " offset_commit_ms=%" PRId64,
                 s->applied, s->dead, s->batches, s->db_failures, s->commit_failures, mlag_pct(&s->lag_10s, 0.5),
-                mlag_pct(&s->lag_10s, 0.99), s->lag_10s.max, s->paused);
+                mlag_pct(&s->lag_10s, 0.99), s->lag_10s.max, s->paused, s->apply_us / 1000, s->exec_us / 1000, s->commit_us / 1000);
         mlag_reset(&s->lag_10s);
     }
 }

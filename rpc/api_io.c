@@ -293,7 +293,12 @@ static void h_create(app *a, const conf *c, const http_req *rq, http_resp *rs)
     snprintf(key, sizeof key, "skip:idem:%s:%s", r.merchant_id, r.out_trade_no);
     bool claim_tried = false, owned = false;
     uint64_t khash = sel_hash(key, strlen(key), 0);
-    sel_view v[CONF_MAX_GROUPS];
+    /* on the heap: stack pages stay resident per connection thread */
+    sel_view *v = calloc((size_t)c->ngroups, sizeof *v);
+    if (v == NULL) {
+        reply_err(rs, SK_EINTERNAL, NULL, "out of memory", NULL);
+        return;
+    }
     bool excluded[CONF_MAX_GROUPS + 1] = {false};
     bool saw_overload = false;
     for (;;) {
@@ -350,16 +355,16 @@ static void h_create(app *a, const conf *c, const http_req *rq, http_resp *rs)
                 dal_release(pool, dc, false);
             if (cl == CLAIM_DONE) {
                 reply_existing(rs, &ex, &r);
-                return;
+                { free(v); return; }
             }
             if (cl == CLAIM_BUSY) {
                 reply_err(rs, SK_EOVERLOADED, "out_trade_no", "a create with this out_trade_no is in progress; retry", NULL);
-                return;
+                { free(v); return; }
             }
             if (cl == CLAIM_UNAVAILABLE) {
                 reply_err(rs, SK_EGROUP_UNAVAILABLE, NULL,
                           "the existing order for this out_trade_no is in an unavailable group", NULL);
-                return;
+                { free(v); return; }
             }
             owned = cl == CLAIM_OWNED;
         } else if (owned) {
@@ -381,7 +386,7 @@ static void h_create(app *a, const conf *c, const http_req *rq, http_resp *rs)
             rs->status = 201;
             rs->body = js;
             rs->len = strlen(js);
-            return;
+            { free(v); return; }
         }
         free(js);
         if (st == SK_EDUPKEY) {
@@ -396,7 +401,7 @@ static void h_create(app *a, const conf *c, const http_req *rq, http_resp *rs)
                     claim_move(a, key, val);
                 }
                 reply_existing(rs, &ex, &r);
-                return;
+                { free(v); return; }
             }
             continue;
         }
@@ -417,6 +422,7 @@ static void h_create(app *a, const conf *c, const http_req *rq, http_resp *rs)
         reply_err(rs, SK_EOVERLOADED, NULL, "every writable group is at capacity", NULL);
     else
         reply_err(rs, SK_ENO_WRITABLE_GROUP, NULL, "no group can take new orders now", NULL);
+    free(v);
 }
 
 /* ---------- read / update existing orders ---------- */

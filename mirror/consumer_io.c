@@ -346,7 +346,10 @@ static sk_status apply_range(mstate *s, int from, int to, bool *dead_flags, int6
     s->exec_us += sk_mono_us() - t0;
     free(b.buf);
     if (st != SK_OK) {
-        snprintf(s->sqlerr, sizeof s->sqlerr, "%u %s", mysql_errno(s->my), mysql_error(s->my));
+        unsigned en = mysql_errno(s->my);
+        snprintf(s->sqlerr, sizeof s->sqlerr, "%u %s", en, mysql_error(s->my));
+        if (en == 1213 || en == 1205)
+            st = SK_ETIMEDOUT; /* deadlock / lock wait timeout: transient, retry the batch; never a dead letter */
         if (st == SK_EDB || st == SK_EDUPKEY || st == SK_EREADONLY) {
             if (dal_exec(s->my, "ROLLBACK", 8) != SK_OK)
                 db_drop(s);

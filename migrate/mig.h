@@ -149,6 +149,53 @@ int mig_parse_duration(const char *s, int64_t *ms) SK_WUR;
  * groups in service other than g. -1 if none. */
 int mig_default_target(const conf *c, int g);
 
+/* ---------------- key clashes (unknown-outcome orphans) ---------------- */
+
+/*
+ * A row of G whose merchant_id+out_trade_no exists in T under another
+ * order_no (docs/shrink.md "Key clashes"). Which of the two did the client
+ * get? An order is GIVEN OUT when it is past CREATED (PAID/REFUNDED), has
+ * refunds, or is the number the idempotency record skip:idem:<m>:<otn>
+ * ("<order_no>|<deadline_ms>|<token>") names. A CREATED/CLOSED order that is
+ * not given out while the other side is, or while the idempotency record
+ * names some other number, is an ORPHAN (never given to anyone).
+ */
+typedef struct {
+    const char *order_no;
+    const char *status;
+    bool has_refunds;
+} mig_clash_side;
+
+typedef enum {
+    MIG_CLASH_G_ORPHAN = 0,   /* G's row is the orphan: close it, leave it out of copy and verify */
+    MIG_CLASH_T_ORPHAN,       /* T's row is the orphan: close it, archive + delete it, copy G's row */
+    MIG_CLASH_BOTH_ORPHANS,   /* the client has a third number: close both, leave G's out */
+    MIG_CLASH_DUPLICATE,      /* both given out: a real duplicate, stop (DBA decision) */
+    MIG_CLASH_UNKNOWN,        /* no idempotency record and neither side settled: stop */
+} mig_clash;
+
+/* Given out, by the rule above (idem "" = no record). */
+bool mig_given_out(const mig_clash_side *s, const char *idem);
+mig_clash mig_classify_clash(const mig_clash_side *g, const mig_clash_side *t, const char *idem);
+const char *mig_clash_name(mig_clash c);
+/* Order number of an idempotency record value; 0 / -1 (not of that form). */
+int mig_idem_number(const char *val, size_t len, char out[MIG_KEY_LEN + 1]);
+
+/* Sorted set of order numbers (the orphans a retire handled). */
+typedef struct {
+    char (*no)[MIG_KEY_LEN + 1];
+    int n, cap;
+} mig_keyset;
+
+void mig_keyset_init(mig_keyset *s);
+void mig_keyset_free(mig_keyset *s);
+/* 1 added, 0 already there, -1 bad key / memory. */
+int mig_keyset_add(mig_keyset *s, const char *no);
+bool mig_keyset_has(const mig_keyset *s, const char *no);
+/* " AND order_no NOT IN ('k1','k2')" for the members in chunk (lo, hi]
+ * (lo/hi "" = open), "" when none. Returns the length or -1 (too small). */
+int mig_exclude_sql(const mig_keyset *s, const char *lo, const char *hi, char *out, size_t cap);
+
 /* ---------------- state file ---------------- */
 
 typedef struct {
@@ -165,6 +212,8 @@ typedef struct {
     int64_t freeze_ms;                       /* duration of the successful freeze */
     int g_prev_weight;                       /* to restore on --abort */
     mig_chunks chunks;
+    mig_keyset skipped_orphans;              /* G's orphans left out of copy + verify (closed) */
+    mig_keyset retired_orphans;              /* T's orphans archived in retired_orphans and deleted */
 } mig_job;
 
 void mig_job_init(mig_job *j);

@@ -236,6 +236,138 @@ int mig_refund_checksum_sql(char *out, size_t cap, const char *rfilter)
     return (w < 0 || (size_t)w >= cap) ? -1 : w;
 }
 
+/* ---------------- key clashes ---------------- */
+
+bool mig_given_out(const mig_clash_side *s, const char *idem)
+{
+    if (s->has_refunds)
+        return true;
+    if (strcmp(s->status, "CREATED") != 0 && strcmp(s->status, "CLOSED") != 0)
+        return true;   /* PAID, REFUNDED (and anything unknown: be safe) */
+    return idem != NULL && idem[0] != '\0' && strcmp(idem, s->order_no) == 0;
+}
+
+mig_clash mig_classify_clash(const mig_clash_side *g, const mig_clash_side *t, const char *idem)
+{
+    bool gg = mig_given_out(g, idem), tg = mig_given_out(t, idem);
+    if (gg && tg)
+        return MIG_CLASH_DUPLICATE;
+    if (gg)
+        return MIG_CLASH_T_ORPHAN;
+    if (tg)
+        return MIG_CLASH_G_ORPHAN;
+    /* neither settled nor named: only a record naming a third number tells */
+    if (idem != NULL && idem[0] != '\0')
+        return MIG_CLASH_BOTH_ORPHANS;
+    return MIG_CLASH_UNKNOWN;
+}
+
+const char *mig_clash_name(mig_clash c)
+{
+    switch (c) {
+    case MIG_CLASH_G_ORPHAN: return "orphan_in_retired_group";
+    case MIG_CLASH_T_ORPHAN: return "orphan_in_target";
+    case MIG_CLASH_BOTH_ORPHANS: return "both_orphans";
+    case MIG_CLASH_DUPLICATE: return "duplicate";
+    default: return "unknown";
+    }
+}
+
+
+int mig_idem_number(const char *val, size_t len, char out[MIG_KEY_LEN + 1])
+{
+    out[0] = '\0';
+    if (val == NULL || len <= MIG_KEY_LEN || val[MIG_KEY_LEN] != '|')
+        return -1;
+    memcpy(out, val, MIG_KEY_LEN);
+    out[MIG_KEY_LEN] = '\0';
+    if (!digits(out)) {
+        out[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+void mig_keyset_init(mig_keyset *s)
+{
+    memset(s, 0, sizeof *s);
+}
+
+void mig_keyset_free(mig_keyset *s)
+{
+    free(s->no);
+    memset(s, 0, sizeof *s);
+}
+
+/* first index with no[i] >= key */
+static int ks_lower(const mig_keyset *s, const char *key)
+{
+    int lo = 0, hi = s->n;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (strcmp(s->no[mid], key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int mig_keyset_add(mig_keyset *s, const char *no)
+{
+    if (no == NULL || no[0] == '\0' || strlen(no) > MIG_KEY_LEN || !digits(no))
+        return -1;
+    int i = ks_lower(s, no);
+    if (i < s->n && strcmp(s->no[i], no) == 0)
+        return 0;
+    if (s->n == s->cap) {
+        int nc = s->cap ? s->cap * 2 : 16;
+        void *p = realloc(s->no, (size_t)nc * sizeof *s->no);
+        if (p == NULL)
+            return -1;
+        s->no = p;
+        s->cap = nc;
+    }
+    memmove(&s->no[i + 1], &s->no[i], (size_t)(s->n - i) * sizeof *s->no);
+    snprintf(s->no[i], MIG_KEY_LEN + 1, "%s", no);
+    s->n++;
+    return 1;
+}
+
+bool mig_keyset_has(const mig_keyset *s, const char *no)
+{
+    if (s->n == 0 || no == NULL)
+        return false;
+    int i = ks_lower(s, no);
+    return i < s->n && strcmp(s->no[i], no) == 0;
+}
+
+int mig_exclude_sql(const mig_keyset *s, const char *lo, const char *hi, char *out, size_t cap)
+{
+    if (cap == 0)
+        return -1;
+    out[0] = '\0';
+    size_t len = 0;
+    int k = lo[0] ? ks_lower(s, lo) : 0;
+    if (k < s->n && lo[0] && strcmp(s->no[k], lo) == 0)
+        k++;   /* lo is exclusive */
+    int first = 1;
+    for (; k < s->n && (hi[0] == '\0' || strcmp(s->no[k], hi) <= 0); k++) {
+        int w = snprintf(out + len, cap - len, "%s'%s'", first ? " AND order_no NOT IN (" : ",", s->no[k]);
+        if (w < 0 || (size_t)w >= cap - len)
+            return -1;
+        len += (size_t)w;
+        first = 0;
+    }
+    if (!first) {
+        if (len + 2 > cap)
+            return -1;
+        out[len++] = ')';
+        out[len] = '\0';
+    }
+    return (int)len;
+}
+
 /* ---------------- ramp ---------------- */
 
 int mig_ramp_plan(int target, int64_t ramp_ms, int64_t min_step_ms, mig_ramp_step *out, int max)
@@ -317,11 +449,39 @@ void mig_job_init(mig_job *j)
     memset(j, 0, sizeof *j);
     j->chunk_rows = 5000;
     mig_chunks_init(&j->chunks);
+    mig_keyset_init(&j->skipped_orphans);
+    mig_keyset_init(&j->retired_orphans);
 }
 
 void mig_job_free(mig_job *j)
 {
     mig_chunks_free(&j->chunks);
+    mig_keyset_free(&j->skipped_orphans);
+    mig_keyset_free(&j->retired_orphans);
+}
+
+static json_t *keyset_json(const mig_keyset *s)
+{
+    json_t *a = json_array();
+    for (int i = 0; a && i < s->n; i++)
+        json_array_append_new(a, json_string(s->no[i]));
+    return a;
+}
+
+static int keyset_from_json(const json_t *a, mig_keyset *s)
+{
+    mig_keyset_free(s);
+    if (a == NULL)
+        return 0;   /* state files written before orphans were handled */
+    if (!json_is_array(a))
+        return -1;
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) {
+        if (!json_is_string(v) || mig_keyset_add(s, json_string_value(v)) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 json_t *mig_job_to_json(const mig_job *j)
@@ -329,7 +489,7 @@ json_t *mig_job_to_json(const mig_job *j)
     json_t *ch = json_array();
     for (int i = 0; ch && i < j->chunks.n; i++)
         json_array_append_new(ch, json_string(j->chunks.upper[i]));
-    return json_pack("{s:i,s:i,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:i,s:o}",
+    return json_pack("{s:i,s:i,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:i,s:o,s:o,s:o}",
                      "group", j->group, "into", j->into, "g_primary", j->g_primary, "t_primary", j->t_primary,
                      "g_replicas", j->g_replicas, "t_replicas", j->t_replicas,
                      "state", mig_state_name(j->state), "chunk_rows", j->chunk_rows,
@@ -338,22 +498,25 @@ json_t *mig_job_to_json(const mig_job *j)
                      "catchup_from_ms", (json_int_t)j->catchup_from_ms,
                      "rows_copied", (json_int_t)j->rows_copied, "refunds_copied", (json_int_t)j->refunds_copied,
                      "outbox_moved", (json_int_t)j->outbox_moved, "freeze_ms", (json_int_t)j->freeze_ms,
-                     "g_prev_weight", j->g_prev_weight, "chunks", ch);
+                     "g_prev_weight", j->g_prev_weight, "chunks", ch,
+                     "skipped_orphans", keyset_json(&j->skipped_orphans),
+                     "retired_orphans", keyset_json(&j->retired_orphans));
 }
 
 int mig_job_from_json(const json_t *o, mig_job *j, char *err, size_t cap)
 {
     const char *gp = "", *tp = "", *gr = "", *tr = "", *st = "", *lo = "", *lr = "";
     json_int_t cs = 0, cf = 0, rc = 0, rfc = 0, om = 0, fm = 0;
-    json_t *ch = NULL;
+    json_t *ch = NULL, *so = NULL, *ro = NULL;
     json_error_t je;
     if (json_unpack_ex((json_t *)o, &je, 0,
-                       "{s:i,s:i,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:i,s:o}",
+                       "{s:i,s:i,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:i,s:o,s?o,s?o}",
                        "group", &j->group, "into", &j->into, "g_primary", &gp, "t_primary", &tp,
                        "g_replicas", &gr, "t_replicas", &tr, "state", &st, "chunk_rows", &j->chunk_rows,
                        "last_order", &lo, "last_refund", &lr, "copy_start_ms", &cs, "catchup_from_ms", &cf,
                        "rows_copied", &rc, "refunds_copied", &rfc, "outbox_moved", &om, "freeze_ms", &fm,
-                       "g_prev_weight", &j->g_prev_weight, "chunks", &ch) != 0) {
+                       "g_prev_weight", &j->g_prev_weight, "chunks", &ch, "skipped_orphans", &so,
+                       "retired_orphans", &ro) != 0) {
         snprintf(err, cap, "state file: %s", je.text);
         return -1;
     }
@@ -377,6 +540,10 @@ int mig_job_from_json(const json_t *o, mig_job *j, char *err, size_t cap)
     j->refunds_copied = rfc;
     j->outbox_moved = om;
     j->freeze_ms = fm;
+    if (keyset_from_json(so, &j->skipped_orphans) != 0 || keyset_from_json(ro, &j->retired_orphans) != 0) {
+        snprintf(err, cap, "state file: bad skipped_orphans / retired_orphans");
+        return -1;
+    }
     mig_chunks_free(&j->chunks);
     size_t i;
     json_t *v;

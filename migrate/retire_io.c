@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@
 #define FREEZE_ATTEMPTS 5
 #define CATCHUP_ROUNDS 20
 #define LAG_WAIT_MAX_MS 300000
+#define LAG_CHECK_MS 500             /* replica lag is looked at twice a second while copying */
 
 typedef struct {
     const mig_retire_opts *o;
@@ -52,6 +54,7 @@ typedef struct {
     mu_buf buf;
     char err[1024];
     int64_t t0_ms;
+    int64_t lag_checked_ms;     /* last replica-lag check (mono) */
 } rt;
 
 static void sleep_ms(int ms)
@@ -245,6 +248,11 @@ static int throttle(rt *r)
         sleep_ms(r->o->throttle_ms);
     if (r->j.t_replicas[0] == '\0')
         return 0;
+    /* Seconds_Behind_Master has a 1 s resolution: asking after every chunk
+     * (a new connection per replica) only costs copy time */
+    if (r->lag_checked_ms && sk_mono_ms() - r->lag_checked_ms < LAG_CHECK_MS)
+        return 0;
+    r->lag_checked_ms = sk_mono_ms();
     int64_t until = sk_mono_ms() + LAG_WAIT_MAX_MS;
     for (;;) {
         int lag = t_lag(r);
@@ -266,6 +274,8 @@ typedef enum { T_ORDERS, T_REFUNDS, T_OUTBOX } tbl;
 /* Run `sel` on G (at most one chunk of rows) and write the rows to T.
  * Returns the number of rows (0..), -1 on error. lastkey gets column 0 of
  * the last row; ids_csv (if set) gets column 0 of every row, comma-separated. */
+static int64_t write_rows(rt *r, tbl t, MYSQL_RES *res, char *lastkey, char *ids_csv, size_t ids_cap);
+
 static int64_t copy_select(rt *r, tbl t, const char *sel, char *lastkey, char *ids_csv,
                            size_t ids_cap)
 {
@@ -278,6 +288,12 @@ static int64_t copy_select(rt *r, tbl t, const char *sel, char *lastkey, char *i
         snprintf(r->err, sizeof r->err, "group %d: %s", r->j.group, mysql_error(r->g));
         return -1;
     }
+    return write_rows(r, t, res, lastkey, ids_csv, ids_cap);
+}
+
+/* Write the rows of res (freed here) to T as one multi-row statement. */
+static int64_t write_rows(rt *r, tbl t, MYSQL_RES *res, char *lastkey, char *ids_csv, size_t ids_cap)
+{
     int64_t n = 0;
     mu_buf *b = &r->buf;
     b->len = 0;
@@ -294,27 +310,31 @@ static int64_t copy_select(rt *r, tbl t, const char *sel, char *lastkey, char *i
     if (ids_csv)
         ids_csv[0] = '\0';
     MYSQL_ROW row;
+    int64_t written = 0;
     while ((row = mysql_fetch_row(res)) != NULL) {
         unsigned long *len = mysql_fetch_lengths(res);
-        mu_buf_str(b, n ? ",(" : "(");
+        n++;
+        if (lastkey)
+            snprintf(lastkey, MIG_KEY_LEN + 1, "%s", row[0] ? row[0] : "");
+        /* an orphan of G (closed, never given out) whose key T's row holds: left out */
+        if (t == T_ORDERS && row[0] && mig_keyset_has(&r->j.skipped_orphans, row[0]))
+            continue;
+        mu_buf_str(b, written++ ? ",(" : "(");
         for (unsigned i = first; i < nf; i++) {
             if (i > first)
                 mu_buf_put(b, ",", 1);
             mu_buf_val(b, r->t, row[i], len[i]);
         }
         mu_buf_put(b, ")", 1);
-        if (lastkey)
-            snprintf(lastkey, MIG_KEY_LEN + 1, "%s", row[0] ? row[0] : "");
         if (ids_csv && row[0]) {
             int w = snprintf(ids_csv + idl, ids_cap - idl, "%s%s", idl ? "," : "", row[0]);
             if (w > 0 && (size_t)w < ids_cap - idl)
                 idl += (size_t)w;
         }
-        n++;
     }
     mysql_free_result(res);
-    if (n == 0)
-        return 0;
+    if (written == 0)
+        return n;
     if (t == T_ORDERS)
         mu_buf_str(b, mig_orders_upsert_suffix());
     if (b->oom) {
@@ -337,6 +357,156 @@ static int64_t count_g(rt *r, const char *sql)
     return n;
 }
 
+/* The copy reads chunk k+1 from G (own connection, own thread) while chunk
+ * k is written to T: reading and writing overlap instead of alternating. */
+typedef struct {
+    rt *r;
+    MYSQL *my;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    MYSQL_RES *slot;        /* the next chunk, handed to the writer */
+    bool full, eof, failed, stop;
+    char after[MIG_KEY_LEN + 1];
+    char err[512];
+} reader;
+
+static void *reader_main(void *arg)
+{
+    reader *rd = arg;
+    char sel[1024];
+    for (;;) {
+        snprintf(sel, sizeof sel, "SELECT " MIG_ORDER_COLS " FROM orders WHERE order_no > '%s' ORDER BY order_no LIMIT %d",
+                 rd->after, rd->r->j.chunk_rows);
+        MYSQL_RES *res = NULL;
+        if (mysql_real_query(rd->my, sel, strlen(sel)) != 0 || (res = mysql_store_result(rd->my)) == NULL) {
+            pthread_mutex_lock(&rd->mu);
+            snprintf(rd->err, sizeof rd->err, "group %d: %s", rd->r->j.group, mysql_error(rd->my));
+            rd->failed = true;
+            pthread_cond_broadcast(&rd->cv);
+            pthread_mutex_unlock(&rd->mu);
+            return NULL;
+        }
+        my_ulonglong rows = mysql_num_rows(res);
+        if (rows > 0) {
+            mysql_data_seek(res, rows - 1);
+            MYSQL_ROW last = mysql_fetch_row(res);
+            snprintf(rd->after, sizeof rd->after, "%s", last && last[0] ? last[0] : "");
+            mysql_data_seek(res, 0);
+        }
+        pthread_mutex_lock(&rd->mu);
+        while (rd->full && !rd->stop)
+            pthread_cond_wait(&rd->cv, &rd->mu);
+        if (rd->stop) {
+            pthread_mutex_unlock(&rd->mu);
+            mysql_free_result(res);
+            return NULL;
+        }
+        rd->slot = res;
+        rd->full = true;
+        bool end = rows < (my_ulonglong)rd->r->j.chunk_rows;
+        rd->eof = end;
+        pthread_cond_broadcast(&rd->cv);
+        pthread_mutex_unlock(&rd->mu);
+        if (end)
+            return NULL;
+    }
+}
+
+/* Next chunk from the reader: 1 (res set), 0 (no more), -1 (error). */
+static int reader_take(reader *rd, MYSQL_RES **res)
+{
+    pthread_mutex_lock(&rd->mu);
+    while (!rd->full && !rd->failed)
+        pthread_cond_wait(&rd->cv, &rd->mu);
+    int rc;
+    if (rd->full) {
+        *res = rd->slot;
+        rd->slot = NULL;
+        rd->full = false;
+        rc = 1;
+        pthread_cond_broadcast(&rd->cv);
+    } else {
+        snprintf(rd->r->err, sizeof rd->r->err, "%s", rd->err);
+        rc = -1;
+    }
+    pthread_mutex_unlock(&rd->mu);
+    return rc;
+}
+
+static void reader_stop(reader *rd)
+{
+    pthread_mutex_lock(&rd->mu);
+    rd->stop = true;
+    pthread_cond_broadcast(&rd->cv);
+    pthread_mutex_unlock(&rd->mu);
+    pthread_join(rd->th, NULL);
+    if (rd->slot)
+        mysql_free_result(rd->slot);
+    mysql_close(rd->my);
+    pthread_mutex_destroy(&rd->mu);
+    pthread_cond_destroy(&rd->cv);
+}
+
+static int copy_orders(rt *r, int64_t total)
+{
+    int64_t t_start = sk_mono_ms(), done_at_start = r->j.rows_copied;
+    reader rd;
+    memset(&rd, 0, sizeof rd);
+    rd.r = r;
+    snprintf(rd.after, sizeof rd.after, "%s", r->j.last_order);
+    char e[512];
+    if ((rd.my = mu_connect(&r->o->m, r->c, r->j.g_primary, false, COPY_READ_TIMEOUT_MS, e, sizeof e)) == NULL) {
+        snprintf(r->err, sizeof r->err, "group %d primary %s: %s", r->j.group, r->j.g_primary, e);
+        return -1;
+    }
+    pthread_mutex_init(&rd.mu, NULL);
+    pthread_cond_init(&rd.cv, NULL);
+    if (pthread_create(&rd.th, NULL, reader_main, &rd) != 0) {
+        mysql_close(rd.my);
+        snprintf(r->err, sizeof r->err, "cannot start the reader thread");
+        return -1;
+    }
+    int rc = 0;
+    for (;;) {
+        MYSQL_RES *res = NULL;
+        if (reader_take(&rd, &res) < 0) {
+            rc = -1;
+            break;
+        }
+        char last[MIG_KEY_LEN + 1] = "";
+        int64_t n = write_rows(r, T_ORDERS, res, last, NULL, 0);
+        if (n < 0) {
+            rc = -1;
+            break;
+        }
+        if (n == 0)
+            break;
+        if (mig_chunks_add(&r->j.chunks, last) != 0) {
+            snprintf(r->err, sizeof r->err, "too many chunks (raise --chunk-rows)");
+            rc = -1;
+            break;
+        }
+        snprintf(r->j.last_order, sizeof r->j.last_order, "%s", last);
+        r->j.rows_copied += n;
+        if (save(r) != 0) {
+            rc = -1;
+            break;
+        }
+        double secs = (double)(sk_mono_ms() - t_start) / 1000.0;
+        mu_progress("orders", r->j.rows_copied, total > r->j.rows_copied ? total : r->j.rows_copied,
+                    secs > 0 ? (double)(r->j.rows_copied - done_at_start) / secs : 0);
+        if (n < r->j.chunk_rows)
+            break;
+        if (throttle(r) != 0) {
+            rc = -1;
+            break;
+        }
+    }
+    reader_stop(&rd);
+    return rc;
+}
+
 static int do_copy(rt *r)
 {
     int64_t total = count_g(r, "SELECT COUNT(*) FROM orders");
@@ -345,31 +515,8 @@ static int do_copy(rt *r)
         return -1;
     int64_t t_start = sk_mono_ms(), done_at_start = r->j.rows_copied;
     char sel[1024];
-    for (;;) {
-        snprintf(sel, sizeof sel, "SELECT " MIG_ORDER_COLS " FROM orders WHERE order_no > '%s' ORDER BY order_no LIMIT %d",
-                 r->j.last_order, r->j.chunk_rows);
-        char last[MIG_KEY_LEN + 1] = "";
-        int64_t n = copy_select(r, T_ORDERS, sel, last, NULL, 0);
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        if (mig_chunks_add(&r->j.chunks, last) != 0) {
-            snprintf(r->err, sizeof r->err, "too many chunks (raise --chunk-rows)");
-            return -1;
-        }
-        snprintf(r->j.last_order, sizeof r->j.last_order, "%s", last);
-        r->j.rows_copied += n;
-        if (save(r) != 0)
-            return -1;
-        double secs = (double)(sk_mono_ms() - t_start) / 1000.0;
-        mu_progress("orders", r->j.rows_copied, total > r->j.rows_copied ? total : r->j.rows_copied,
-                    secs > 0 ? (double)(r->j.rows_copied - done_at_start) / secs : 0);
-        if (n < r->j.chunk_rows)
-            break;
-        if (throttle(r) != 0)
-            return -1;
-    }
+    if (copy_orders(r, total) != 0)
+        return -1;
     for (;;) {
         snprintf(sel, sizeof sel, "SELECT " MIG_REFUND_COLS " FROM refunds WHERE refund_no > '%s' ORDER BY refund_no LIMIT %d",
                  r->j.last_refund, r->j.chunk_rows);
@@ -457,7 +604,25 @@ static int verify_chunk(rt *r, int i, bool quiet)
         snprintf(r->err, sizeof r->err, "checksum SQL for chunk %d", i);
         return -1;
     }
-    if (checksum(r, r->g, sql, a) != 0 || checksum(r, r->t, sql, b) != 0)
+    if (checksum(r, r->t, sql, b) != 0)
+        return -1;
+    /* G's side leaves out G's orphans (closed; T holds the given order under that key) */
+    size_t xcap = (size_t)r->j.skipped_orphans.n * (MIG_KEY_LEN + 4) + 64;
+    char *gfilter = malloc(strlen(r->filter) + xcap), *gsql = malloc(strlen(r->filter) + xcap + 2048);
+    int rc = -1;
+    if (gfilter && gsql) {
+        strcpy(gfilter, r->filter);
+        if (mig_exclude_sql(&r->j.skipped_orphans, lo, hi, gfilter + strlen(r->filter), xcap) >= 0 &&
+            mig_checksum_sql(gsql, strlen(r->filter) + xcap + 2048, lo, hi, gfilter) >= 0)
+            rc = checksum(r, r->g, gsql, a);
+        else
+            snprintf(r->err, sizeof r->err, "checksum SQL for chunk %d", i);
+    } else {
+        snprintf(r->err, sizeof r->err, "out of memory");
+    }
+    free(gfilter);
+    free(gsql);
+    if (rc != 0)
         return -1;
     if (strcmp(a[0], b[0]) == 0 && strcmp(a[1], b[1]) == 0)
         return 1;
@@ -498,6 +663,321 @@ static int recopy_chunk(rt *r, int i)
     }
 }
 
+/* ---------------- key clashes (docs/shrink.md "Key clashes") ---------------- */
+
+#define ORPHAN_DDL "CREATE TABLE IF NOT EXISTS retired_orphans (" \
+    "order_no CHAR(25) NOT NULL PRIMARY KEY, group_id TINYINT UNSIGNED NOT NULL, " \
+    "merchant_id VARCHAR(32) NOT NULL, out_trade_no VARCHAR(64) NOT NULL, status VARCHAR(10) NOT NULL, " \
+    "version INT UNSIGNED NOT NULL, row_json TEXT NOT NULL, action VARCHAR(16) NOT NULL, " \
+    "retired_group TINYINT UNSIGNED NOT NULL, kept_order_no CHAR(25) NOT NULL, recorded_at DATETIME(3) NOT NULL" \
+    ") ENGINE=InnoDB"
+#define ROW_JSON "JSON_OBJECT('order_no',order_no,'group_id',group_id,'merchant_id',merchant_id," \
+    "'out_trade_no',out_trade_no,'store_id',store_id,'terminal_id',terminal_id,'amount',amount,'currency',currency," \
+    "'channel',channel,'subject',subject,'attach',attach,'status',status,'refunded_amount',refunded_amount," \
+    "'channel_txn_id',channel_txn_id,'version',version,'created_at',created_at,'updated_at',updated_at," \
+    "'expire_at',expire_at,'paid_at',paid_at,'closed_at',closed_at)"
+
+static void esc(MYSQL *my, const char *s, char *out, size_t cap)
+{
+    size_t n = strlen(s);
+    if (2 * n + 1 > cap)
+        n = (cap - 1) / 2;
+    mysql_real_escape_string(my, out, s, (unsigned long)n);
+}
+
+/* status and "has refunds" of order no on my: 1 found, 0 not, -1 error */
+static int side_info(rt *r, MYSQL *my, int grp, const char *no, char status[16], bool *refunds)
+{
+    char sql[256], v[2][128], e[512];
+    snprintf(sql, sizeof sql, "SELECT status, (SELECT COUNT(*) FROM refunds WHERE order_no='%s') FROM orders "
+             "WHERE order_no='%s'", no, no);
+    int rc = mu_row(my, sql, v, 2, e, sizeof e);
+    if (rc < 0) {
+        snprintf(r->err, sizeof r->err, "group %d: %s", grp, e);
+        return -1;
+    }
+    if (rc == 1) {
+        snprintf(status, 16, "%s", v[0]);
+        *refunds = atoll(v[1]) > 0;
+    }
+    return rc;
+}
+
+/* CREATED -> CLOSED through the daemon (version+1, closed_at, outbox event
+ * in the same transaction, so the mirror sees it). */
+static int close_orphan(rt *r, int grp, const char *no)
+{
+    char url[512], path[128], e[512];
+    const char *u = mu_daemon_url(&r->o->m, 0, url, sizeof url);
+    snprintf(path, sizeof path, "/v1/orders/%s/close", no);
+    int st = u ? mu_post(&r->o->m, u, path, "{}", NULL, e, sizeof e) : -1;
+    if (st != 200) {
+        snprintf(r->err, sizeof r->err, "closing orphan %s (group %d) through %s: %s", no, grp, u ? u : "(no daemon)",
+                 u ? e : "give --daemons");
+        return -1;
+    }
+    return 0;
+}
+
+static int orphan_table(rt *r)
+{
+    char e[512];
+    if (mu_exec(r->t, ORPHAN_DDL, strlen(ORPHAN_DDL), e, sizeof e) != 0) {
+        snprintf(r->err, sizeof r->err, "group %d: create retired_orphans: %s", r->j.into, e);
+        return -1;
+    }
+    return 0;
+}
+
+/* Archive G's orphan row (as it is now, closed) in T's retired_orphans. */
+static int archive_g_row(rt *r, const char *no, const char *kept)
+{
+    char sql[2048];
+    snprintf(sql, sizeof sql, "SELECT order_no, group_id, merchant_id, out_trade_no, status, version, " ROW_JSON
+             " FROM orders WHERE order_no='%s'", no);
+    if (mysql_real_query(r->g, sql, strlen(sql)) != 0) {
+        snprintf(r->err, sizeof r->err, "group %d: %s", r->j.group, mysql_error(r->g));
+        return -1;
+    }
+    MYSQL_RES *res = mysql_store_result(r->g);
+    MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+    if (row == NULL) {
+        if (res)
+            mysql_free_result(res);
+        snprintf(r->err, sizeof r->err, "group %d: orphan %s vanished", r->j.group, no);
+        return -1;
+    }
+    unsigned long *len = mysql_fetch_lengths(res);
+    mu_buf b = {0};
+    mu_buf_str(&b, "INSERT INTO retired_orphans (order_no, group_id, merchant_id, out_trade_no, status, version, "
+                   "row_json, action, retired_group, kept_order_no, recorded_at) VALUES (");
+    for (int i = 0; i < 7; i++) {
+        mu_buf_val(&b, r->t, row[i], len[i]);
+        mu_buf_put(&b, ",", 1);
+    }
+    char tail[160];
+    snprintf(tail, sizeof tail, "'skipped',%d,'%s',NOW(3)) ON DUPLICATE KEY UPDATE status=VALUES(status), "
+             "version=VALUES(version), row_json=VALUES(row_json)", r->j.group, kept);
+    mu_buf_str(&b, tail);
+    mysql_free_result(res);
+    char e[512];
+    int rc = b.oom ? -1 : mu_exec(r->t, b.p, b.len, e, sizeof e);
+    mu_buf_free(&b);
+    if (rc != 0) {
+        snprintf(r->err, sizeof r->err, "group %d: retired_orphans: %s", r->j.into, b.oom ? "out of memory" : e);
+        return -1;
+    }
+    return 0;
+}
+
+/* Archive T's (closed) orphan in retired_orphans and delete it with its
+ * outbox rows, in one transaction on T. */
+static int retire_t_row(rt *r, const char *no, const char *kept)
+{
+    char sql[2048], e[512];
+    /* let the relay publish the close first (the mirror then shows it CLOSED) */
+    for (int i = 0; i < 30; i++) {
+        snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM outbox WHERE order_no='%s'", no);
+        if (mu_int(r->t, sql, e, sizeof e) <= 0)
+            break;
+        sleep_ms(100);
+    }
+    if (mu_exec(r->t, "START TRANSACTION", 17, e, sizeof e) != 0)
+        goto fail;
+    snprintf(sql, sizeof sql, "INSERT INTO retired_orphans (order_no, group_id, merchant_id, out_trade_no, status, "
+             "version, row_json, action, retired_group, kept_order_no, recorded_at) SELECT order_no, group_id, "
+             "merchant_id, out_trade_no, status, version, " ROW_JSON ", 'deleted', %d, '%s', NOW(3) FROM orders "
+             "WHERE order_no='%s' AND status='CLOSED' ON DUPLICATE KEY UPDATE status=VALUES(status), "
+             "version=VALUES(version), row_json=VALUES(row_json), action=VALUES(action)", r->j.group, kept, no);
+    if (mu_exec(r->t, sql, strlen(sql), e, sizeof e) != 0)
+        goto fail;
+    snprintf(sql, sizeof sql, "DELETE FROM outbox WHERE order_no='%s'", no);
+    if (mu_exec(r->t, sql, strlen(sql), e, sizeof e) != 0)
+        goto fail;
+    snprintf(sql, sizeof sql, "DELETE FROM orders WHERE order_no='%s' AND status='CLOSED' AND NOT EXISTS "
+             "(SELECT 1 FROM refunds WHERE order_no='%s')", no, no);
+    if (mysql_real_query(r->t, sql, strlen(sql)) != 0) {
+        snprintf(e, sizeof e, "%s", mysql_error(r->t));
+        goto fail;
+    }
+    if (mysql_affected_rows(r->t) != 1) {
+        snprintf(e, sizeof e, "orphan %s is no longer a closed order without refunds; not deleted", no);
+        goto fail;
+    }
+    if (mu_exec(r->t, "COMMIT", 6, e, sizeof e) != 0)
+        goto fail;
+    return 0;
+fail:
+    (void)mysql_real_query(r->t, "ROLLBACK", 8);
+    snprintf(r->err, sizeof r->err, "group %d: removing orphan %s: %s", r->j.into, no, e);
+    return -1;
+}
+
+/* G's order gno (merchant m, out_trade_no otn) is missing in T. 1 = it
+ * clashed with another order of T and was resolved, 0 = no clash, -1 =
+ * error or a clash that needs a DBA (r->err). */
+static int resolve_one(rt *r, const char *gno, const char *m, const char *otn)
+{
+    char em[80], eo[140], sql[512], v[3][128], e[512];
+    esc(r->t, m, em, sizeof em);
+    esc(r->t, otn, eo, sizeof eo);
+    snprintf(sql, sizeof sql, "SELECT o.order_no, o.status, (SELECT COUNT(*) FROM refunds f WHERE "
+             "f.order_no=o.order_no) FROM orders o WHERE o.merchant_id='%s' AND o.out_trade_no='%s'", em, eo);
+    int rc = mu_row(r->t, sql, v, 3, e, sizeof e);
+    if (rc < 0) {
+        snprintf(r->err, sizeof r->err, "group %d: %s", r->j.into, e);
+        return -1;
+    }
+    if (rc == 0 || strcmp(v[0], gno) == 0)
+        return 0;
+    char tno[MIG_KEY_LEN + 1], tstat[16], gstat[16] = "";
+    snprintf(tno, sizeof tno, "%s", v[0]);
+    snprintf(tstat, sizeof tstat, "%s", v[1]);
+    bool trf = atoll(v[2]) > 0, grf = false;
+    if ((rc = side_info(r, r->g, r->j.group, gno, gstat, &grf)) <= 0) {
+        if (rc == 0)
+            snprintf(r->err, sizeof r->err, "group %d: order %s vanished", r->j.group, gno);
+        return -1;
+    }
+    char idem[MIG_KEY_LEN + 1] = "";
+    redisReply *x = kv_cmd(r->kv, "GET skip:idem:%s:%s", m, otn);
+    if (x && x->type == REDIS_REPLY_STRING)
+        (void)mig_idem_number(x->str, x->len, idem);
+    if (x)
+        freeReplyObject(x);
+    mig_clash_side gs = {gno, gstat, grf}, ts = {tno, tstat, trf};
+    mig_clash k = mig_classify_clash(&gs, &ts, idem);
+    sk_info("event=retire_key_clash group=%d order=%s status=%s target=%d other=%s other_status=%s idem=%s "
+            "decision=%s", r->j.group, gno, gstat, r->j.into, tno, tstat, idem[0] ? idem : "-", mig_clash_name(k));
+    switch (k) {
+    case MIG_CLASH_DUPLICATE:
+    case MIG_CLASH_UNKNOWN:
+        snprintf(r->err, sizeof r->err,
+                 "group %d order %s (%s%s) and group %d order %s (%s%s) share merchant_id=%s out_trade_no=%s; %s "
+                 "(idempotency record: %s). Not copied: resolve it by hand (skipctl audit lists it), then re-run",
+                 r->j.group, gno, gstat, grf ? ", refunds" : "", r->j.into, tno, tstat, trf ? ", refunds" : "", m, otn,
+                 k == MIG_CLASH_DUPLICATE ? "both were given out (a real duplicate)"
+                                          : "cannot tell which one the client holds",
+                 idem[0] ? idem : "none");
+        return -1;
+    case MIG_CLASH_G_ORPHAN:
+    case MIG_CLASH_BOTH_ORPHANS:
+        if (strcmp(gstat, "CLOSED") != 0 && close_orphan(r, r->j.group, gno) != 0)
+            return -1;
+        if (k == MIG_CLASH_BOTH_ORPHANS && strcmp(tstat, "CLOSED") != 0 && close_orphan(r, r->j.into, tno) != 0)
+            return -1;
+        if (orphan_table(r) != 0 || archive_g_row(r, gno, k == MIG_CLASH_BOTH_ORPHANS ? idem : tno) != 0)
+            return -1;
+        if (mig_keyset_add(&r->j.skipped_orphans, gno) < 0) {
+            snprintf(r->err, sizeof r->err, "out of memory");
+            return -1;
+        }
+        if (save(r) != 0)
+            return -1;
+        say(r, "orphan %s of group %d (never given out; the client has %s) closed and left out of the copy",
+            gno, r->j.group, k == MIG_CLASH_BOTH_ORPHANS ? idem : tno);
+        return 1;
+    case MIG_CLASH_T_ORPHAN:
+        if (strcmp(tstat, "CLOSED") != 0 && close_orphan(r, r->j.into, tno) != 0)
+            return -1;
+        if (orphan_table(r) != 0 || retire_t_row(r, tno, gno) != 0)
+            return -1;
+        if (mig_keyset_add(&r->j.retired_orphans, tno) < 0) {
+            snprintf(r->err, sizeof r->err, "out of memory");
+            return -1;
+        }
+        if (save(r) != 0)
+            return -1;
+        say(r, "orphan %s of group %d (never given out; the client has %s) closed, archived in retired_orphans "
+            "and removed so that %s can be copied", tno, r->j.into, gno, gno);
+        return 1;
+    }
+    return -1;
+}
+
+typedef struct {
+    char no[MIG_KEY_LEN + 1];
+    char m[33], otn[65];
+} grow_t;
+
+/* Chunk i still differs after a re-copy: find G's rows T lacks and resolve
+ * their key clashes. Returns how many were resolved, -1 on error. */
+static int resolve_clashes(rt *r, int i)
+{
+    const char *lo, *hi;
+    mig_chunks_range(&r->j.chunks, i, &lo, &hi);
+    char sql[1024];
+    snprintf(sql, sizeof sql, "SELECT order_no, merchant_id, out_trade_no FROM orders WHERE %s%s%s%s%s%s%s ORDER BY order_no",
+             r->filter, lo[0] ? " AND order_no > '" : "", lo, lo[0] ? "'" : "", hi[0] ? " AND order_no <= '" : "", hi,
+             hi[0] ? "'" : "");
+    if (mysql_real_query(r->g, sql, strlen(sql)) != 0) {
+        snprintf(r->err, sizeof r->err, "group %d: %s", r->j.group, mysql_error(r->g));
+        return -1;
+    }
+    MYSQL_RES *res = mysql_store_result(r->g);
+    if (res == NULL) {
+        snprintf(r->err, sizeof r->err, "group %d: %s", r->j.group, mysql_error(r->g));
+        return -1;
+    }
+    size_t n = 0, cap = (size_t)mysql_num_rows(res) + 1;
+    grow_t *rows = malloc(cap * sizeof *rows);
+    MYSQL_ROW row;
+    while (rows && (row = mysql_fetch_row(res)) != NULL) {
+        if (!row[0] || !row[1] || !row[2] || mig_keyset_has(&r->j.skipped_orphans, row[0]))
+            continue;
+        snprintf(rows[n].no, sizeof rows[n].no, "%s", row[0]);
+        snprintf(rows[n].m, sizeof rows[n].m, "%s", row[1]);
+        snprintf(rows[n].otn, sizeof rows[n].otn, "%s", row[2]);
+        n++;
+    }
+    mysql_free_result(res);
+    if (rows == NULL) {
+        snprintf(r->err, sizeof r->err, "out of memory");
+        return -1;
+    }
+    int resolved = 0;
+    for (size_t b0 = 0; b0 < n; b0 += 500) {
+        size_t b1 = b0 + 500 < n ? b0 + 500 : n;
+        mu_buf q = {0};
+        mu_buf_str(&q, "SELECT order_no FROM orders WHERE order_no IN (");
+        for (size_t k = b0; k < b1; k++) {
+            mu_buf_str(&q, k > b0 ? ",'" : "'");
+            mu_buf_str(&q, rows[k].no);
+            mu_buf_str(&q, "'");
+        }
+        mu_buf_str(&q, ")");
+        mig_keyset present;
+        mig_keyset_init(&present);
+        int rc = q.oom || mysql_real_query(r->t, q.p, q.len) != 0 ? -1 : 0;
+        mu_buf_free(&q);
+        MYSQL_RES *tr = rc == 0 ? mysql_store_result(r->t) : NULL;
+        if (tr == NULL) {
+            snprintf(r->err, sizeof r->err, "group %d: %s", r->j.into, mysql_error(r->t));
+            free(rows);
+            return -1;
+        }
+        while ((row = mysql_fetch_row(tr)) != NULL)
+            if (row[0])
+                (void)mig_keyset_add(&present, row[0]);
+        mysql_free_result(tr);
+        for (size_t k = b0; k < b1 && rc == 0; k++) {
+            if (mig_keyset_has(&present, rows[k].no))
+                continue;
+            int x = resolve_one(r, rows[k].no, rows[k].m, rows[k].otn);
+            if (x < 0)
+                rc = -1;
+            resolved += x > 0;
+        }
+        mig_keyset_free(&present);
+        if (rc != 0) {
+            free(rows);
+            return -1;
+        }
+    }
+    free(rows);
+    return resolved;
+}
+
 /* Every chunk (touched == NULL) or the touched ones. 1 ok, 0 mismatch, -1 err. */
 static int verify(rt *r, const unsigned char *touched, bool fix)
 {
@@ -511,7 +991,16 @@ static int verify(rt *r, const unsigned char *touched, bool fix)
         if (v == 0 && fix) {
             if (recopy_chunk(r, i) != 0)
                 return -1;
-            v = verify_chunk(r, i, false);
+            v = verify_chunk(r, i, true);
+            if (v == 0) {
+                /* still different: G rows whose key another order of T holds */
+                int k = resolve_clashes(r, i);
+                if (k < 0)
+                    return -1;
+                if (k > 0 && recopy_chunk(r, i) != 0)
+                    return -1;
+                v = verify_chunk(r, i, false);
+            }
             if (v < 0)
                 return -1;
         }
@@ -538,9 +1027,8 @@ static int verify(rt *r, const unsigned char *touched, bool fix)
     }
     bad += v == 0;
     if (bad)
-        snprintf(r->err, sizeof r->err, "%d chunk(s) differ between group %d and group %d (a row of group %d whose "
-                 "merchant_id+out_trade_no already exists in group %d under another order_no cannot be copied; "
-                 "see skipctl audit)", bad, r->j.group, r->j.into, r->j.group, r->j.into);
+        snprintf(r->err, sizeof r->err, "%d chunk(s) differ between group %d and group %d after re-copy and key-clash "
+                 "resolution (see the chunk lines above; skipctl audit)", bad, r->j.group, r->j.into);
     return bad ? 0 : 1;
 }
 
@@ -1088,11 +1576,28 @@ static int run(rt *r)
         say(r, "group %d is %s: alias of group %d; %" PRId64 " orders, %" PRId64 " refunds copied, %" PRId64
             " outbox events moved; freeze %" PRId64 " ms", r->j.group, mig_state_name(r->j.state), r->j.into,
             r->j.rows_copied, r->j.refunds_copied, r->j.outbox_moved, r->j.freeze_ms);
-        if (o->m.json)
+        if (r->j.skipped_orphans.n || r->j.retired_orphans.n)
+            say(r, "orphans (never given out, closed; archived in group %d's retired_orphans): %d left in group %d, "
+                "%d removed from group %d", r->j.into, r->j.skipped_orphans.n, r->j.group, r->j.retired_orphans.n,
+                r->j.into);
+        if (o->m.json) {
+            json_t *so = json_array(), *ro = json_array();
+            for (int i = 0; so && i < r->j.skipped_orphans.n; i++)
+                json_array_append_new(so, json_string(r->j.skipped_orphans.no[i]));
+            for (int i = 0; ro && i < r->j.retired_orphans.n; i++)
+                json_array_append_new(ro, json_string(r->j.retired_orphans.no[i]));
+            char *sos = json_dumps(so, JSON_COMPACT), *ros = json_dumps(ro, JSON_COMPACT);
             printf("{\"group\":%d,\"into\":%d,\"state\":\"%s\",\"orders_copied\":%" PRId64 ",\"refunds_copied\":%" PRId64
-                   ",\"outbox_moved\":%" PRId64 ",\"freeze_ms\":%" PRId64 ",\"seconds\":%.3f}\n",
+                   ",\"outbox_moved\":%" PRId64 ",\"freeze_ms\":%" PRId64 ",\"skipped_orphans\":%s,\"retired_orphans\":%s"
+                   ",\"seconds\":%.3f}\n",
                    r->j.group, r->j.into, mig_state_name(r->j.state), r->j.rows_copied, r->j.refunds_copied,
-                   r->j.outbox_moved, r->j.freeze_ms, (double)(sk_mono_ms() - r->t0_ms) / 1000.0);
+                   r->j.outbox_moved, r->j.freeze_ms, sos ? sos : "[]", ros ? ros : "[]",
+                   (double)(sk_mono_ms() - r->t0_ms) / 1000.0);
+            free(sos);
+            free(ros);
+            json_decref(so);
+            json_decref(ro);
+        }
     }
     return 0;
 }

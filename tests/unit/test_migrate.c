@@ -269,6 +269,23 @@ START_TEST(job_roundtrip)
     ck_assert(b.copy_start_ms == a.copy_start_ms);
     ck_assert_int_eq(b.chunks.n, 2);
     ck_assert_str_eq(b.chunks.upper[1], "2026112601313000100209951");
+    ck_assert_int_eq(b.skipped_orphans.n, 0);
+    /* orphans survive the round trip; a state file without them still loads */
+    ck_assert_int_eq(mig_keyset_add(&a.skipped_orphans, "2026112601313000100209905"), 1);
+    ck_assert_int_eq(mig_keyset_add(&a.retired_orphans, "2026112601313000100201014"), 1);
+    json_decref(j);
+    j = mig_job_to_json(&a);
+    ck_assert_int_eq(mig_job_from_json(j, &b, err, sizeof err), 0);
+    ck_assert_int_eq(b.skipped_orphans.n, 1);
+    ck_assert(mig_keyset_has(&b.skipped_orphans, "2026112601313000100209905"));
+    ck_assert(mig_keyset_has(&b.retired_orphans, "2026112601313000100201014"));
+    json_object_del(j, "skipped_orphans");
+    json_object_del(j, "retired_orphans");
+    ck_assert_int_eq(mig_job_from_json(j, &b, err, sizeof err), 0);
+    ck_assert_int_eq(b.skipped_orphans.n, 0);
+    json_object_set_new(j, "skipped_orphans", json_pack("[s]", "12x"));
+    ck_assert_int_eq(mig_job_from_json(j, &b, err, sizeof err), -1);
+    json_object_del(j, "skipped_orphans");
     json_object_set_new(j, "state", json_string("NOPE"));
     ck_assert_int_eq(mig_job_from_json(j, &b, err, sizeof err), -1);
     json_object_del(j, "chunks");
@@ -276,6 +293,85 @@ START_TEST(job_roundtrip)
     json_decref(j);
     mig_job_free(&a);
     mig_job_free(&b);
+}
+END_TEST
+
+/* ---------- key clashes ---------- */
+
+START_TEST(clash_rule)
+{
+    const char *G = "2026112601313000100200035", *T = "2026112601313000100200019",
+               *X = "2026112601313000100200027";
+    mig_clash_side gc = {G, "CREATED", false}, gx = {G, "CLOSED", false}, gp = {G, "PAID", false},
+                   gr = {G, "REFUNDED", false}, gcr = {G, "CLOSED", true};
+    mig_clash_side tc = {T, "CREATED", false}, tx = {T, "CLOSED", false}, tp = {T, "PAID", false},
+                   tcr = {T, "CREATED", true};
+    /* the idempotency record names the number the client got */
+    ck_assert_int_eq(mig_classify_clash(&gc, &tc, T), MIG_CLASH_G_ORPHAN);
+    ck_assert_int_eq(mig_classify_clash(&gx, &tc, T), MIG_CLASH_G_ORPHAN);
+    ck_assert_int_eq(mig_classify_clash(&gc, &tc, G), MIG_CLASH_T_ORPHAN);
+    ck_assert_int_eq(mig_classify_clash(&gc, &tx, G), MIG_CLASH_T_ORPHAN);
+    /* past CREATED (or with refunds) = given out, with or without a record */
+    ck_assert_int_eq(mig_classify_clash(&gc, &tp, ""), MIG_CLASH_G_ORPHAN);
+    ck_assert_int_eq(mig_classify_clash(&gx, &tcr, ""), MIG_CLASH_G_ORPHAN);
+    ck_assert_int_eq(mig_classify_clash(&gp, &tc, ""), MIG_CLASH_T_ORPHAN);
+    ck_assert_int_eq(mig_classify_clash(&gr, &tx, NULL), MIG_CLASH_T_ORPHAN);
+    ck_assert_int_eq(mig_classify_clash(&gcr, &tc, ""), MIG_CLASH_T_ORPHAN);
+    /* both given out: a real duplicate, whatever the record says */
+    ck_assert_int_eq(mig_classify_clash(&gp, &tp, ""), MIG_CLASH_DUPLICATE);
+    ck_assert_int_eq(mig_classify_clash(&gp, &tc, T), MIG_CLASH_DUPLICATE);
+    ck_assert_int_eq(mig_classify_clash(&gr, &tcr, G), MIG_CLASH_DUPLICATE);
+    /* the record names a third number: both are orphans */
+    ck_assert_int_eq(mig_classify_clash(&gc, &tc, X), MIG_CLASH_BOTH_ORPHANS);
+    ck_assert_int_eq(mig_classify_clash(&gx, &tx, X), MIG_CLASH_BOTH_ORPHANS);
+    /* nothing to tell them apart: stop */
+    ck_assert_int_eq(mig_classify_clash(&gc, &tc, ""), MIG_CLASH_UNKNOWN);
+    ck_assert_int_eq(mig_classify_clash(&gx, &tc, NULL), MIG_CLASH_UNKNOWN);
+    /* an unknown status is treated as given out (never closed or deleted) */
+    mig_clash_side gw = {G, "WEIRD", false};
+    ck_assert_int_eq(mig_classify_clash(&gw, &tc, T), MIG_CLASH_DUPLICATE);
+    ck_assert_str_eq(mig_clash_name(MIG_CLASH_T_ORPHAN), "orphan_in_target");
+
+    char no[MIG_KEY_LEN + 1];
+    ck_assert_int_eq(mig_idem_number("2026112601313000100200019|1764121000000|tok", 43, no), 0);
+    ck_assert_str_eq(no, T);
+    ck_assert_int_eq(mig_idem_number("2026112601313000100200019", 25, no), -1);
+    ck_assert_int_eq(mig_idem_number("20261126013130001002000x9|1|t", 29, no), -1);
+    ck_assert_str_eq(no, "");
+    ck_assert_int_eq(mig_idem_number(NULL, 0, no), -1);
+}
+END_TEST
+
+START_TEST(keyset_and_exclusion)
+{
+    mig_keyset s;
+    mig_keyset_init(&s);
+    char out[256];
+    ck_assert_int_eq(mig_exclude_sql(&s, "", "", out, sizeof out), 0);
+    ck_assert_str_eq(out, "");
+    ck_assert_int_eq(mig_keyset_add(&s, "30"), 1);
+    ck_assert_int_eq(mig_keyset_add(&s, "10"), 1);
+    ck_assert_int_eq(mig_keyset_add(&s, "20"), 1);
+    ck_assert_int_eq(mig_keyset_add(&s, "20"), 0);
+    ck_assert_int_eq(mig_keyset_add(&s, "2x"), -1);
+    ck_assert_int_eq(mig_keyset_add(&s, ""), -1);
+    ck_assert_int_eq(s.n, 3);
+    ck_assert_str_eq(s.no[0], "10");
+    ck_assert_str_eq(s.no[2], "30");
+    ck_assert(mig_keyset_has(&s, "20"));
+    ck_assert(!mig_keyset_has(&s, "25"));
+    /* chunk (lo, hi]: lo exclusive, hi inclusive, "" open */
+    ck_assert_int_gt(mig_exclude_sql(&s, "", "", out, sizeof out), 0);
+    ck_assert_str_eq(out, " AND order_no NOT IN ('10','20','30')");
+    mig_exclude_sql(&s, "10", "20", out, sizeof out);
+    ck_assert_str_eq(out, " AND order_no NOT IN ('20')");
+    mig_exclude_sql(&s, "15", "", out, sizeof out);
+    ck_assert_str_eq(out, " AND order_no NOT IN ('20','30')");
+    mig_exclude_sql(&s, "", "19", out, sizeof out);
+    ck_assert_str_eq(out, " AND order_no NOT IN ('10')");
+    ck_assert_int_eq(mig_exclude_sql(&s, "30", "", out, sizeof out), 0);
+    ck_assert_int_eq(mig_exclude_sql(&s, "", "", out, 10), -1);
+    mig_keyset_free(&s);
 }
 END_TEST
 
@@ -322,6 +418,8 @@ int main(void)
     tcase_add_test(t, durations);
     tcase_add_test(t, job_roundtrip);
     tcase_add_test(t, conf_rewrite);
+    tcase_add_test(t, clash_rule);
+    tcase_add_test(t, keyset_and_exclusion);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

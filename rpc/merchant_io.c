@@ -12,6 +12,9 @@
  * "unavailable_groups": [ids]. Same cursor in both sources, so a client may
  * switch source between pages.
  *
+ * At most GATHER_MAX_INFLIGHT scatter-gathers run at once (each holds up
+ * to ngroups * (limit + 1) rows); more get 503 OVERLOADED with Retry-After.
+ *
  * Merchant store pool: created on first use from the config (reload does not
  * move it; restart to change merchant_db.addr). After a connect/timeout
  * failure the store is considered down for MERCHANT_DOWN_MS: listings go
@@ -29,6 +32,7 @@
 #include "rpc/reply.h"
 
 #define MERCHANT_DOWN_MS 2000
+#define GATHER_MAX_INFLIGHT 8   /* concurrent scatter-gathers (each holds ngroups*(limit+1) rows) */
 
 #define LIST_COLS                                                                               \
     "order_no, group_id, merchant_id, out_trade_no, store_id, terminal_id, amount, currency, " \
@@ -40,6 +44,7 @@ void api_merchant_orders(app *a, const conf *c, const http_req *rq, http_resp *r
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static dal_pool *mpool;
 static atomic_llong down_until;   /* mono ms */
+static atomic_int gathers;        /* scatter-gathers in flight */
 
 static dal_pool *pool_get(const conf *c)
 {
@@ -216,7 +221,22 @@ static void render(http_resp *rs, const mlist_args *args, order_t *rows, int n, 
     reply_json_body(rs, 200, j);
 }
 
+static void gather(app *a, const conf *c, const mlist_args *args, http_resp *rs, bool fallback);
+
+/* Bulkhead: a burst of fallback listings (merchant store down) must not
+ * multiply threads and memory without bound. */
 static void from_groups(app *a, const conf *c, const mlist_args *args, http_resp *rs, bool fallback)
+{
+    if (atomic_fetch_add(&gathers, 1) >= GATHER_MAX_INFLIGHT) {
+        atomic_fetch_sub(&gathers, 1);
+        reply_error(rs, SK_EOVERLOADED, NULL, "too many group listings in flight; retry", NULL);
+        return;
+    }
+    gather(a, c, args, rs, fallback);
+    atomic_fetch_sub(&gathers, 1);
+}
+
+static void gather(app *a, const conf *c, const mlist_args *args, http_resp *rs, bool fallback)
 {
     gjob *jobs = calloc((size_t)c->ngroups, sizeof *jobs);
     int per = args->limit + 1;

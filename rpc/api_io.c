@@ -781,7 +781,7 @@ static void h_metrics(app *a, const conf *c, http_resp *rs)
 }
 
 /* ---------- merchant listing (rpc/merchant_io.c) ---------- */
-void api_merchant_orders(app *a, const conf *c, const http_req *rq, http_resp *rs, const char *merchant_id) __attribute__((weak));
+void api_merchant_orders(app *a, const conf *c, const http_req *rq, http_resp *rs, const char *merchant_id);
 
 /* ---------- routing ---------- */
 
@@ -928,10 +928,7 @@ static met_route dispatch(app *a, const conf *c, const http_req *rq, http_resp *
     case RT_REFUND: h_update(a, c, rq, rs, seg[2], strlen(seg[2]), UPD_REFUND); break;
     case RT_REFUND_LIST: h_refund_list(a, c, rs, seg[2], strlen(seg[2])); break;
     case RT_MERCHANT_ORDERS:
-        if (api_merchant_orders)
-            api_merchant_orders(a, c, rq, rs, seg[2]);
-        else
-            reply_err(rs, SK_EGROUP_UNAVAILABLE, NULL, "merchant listing not available", NULL);
+        api_merchant_orders(a, c, rq, rs, seg[2]);
         break;
     case RT_GROUPS: h_groups(a, c, rs); break;
     case RT_FENCE: h_fence(a, c, rs, seg[2], true); break;

@@ -45,6 +45,38 @@
 #include "kv/kv.h"
 #include "rpc/merchant.h"
 #include "rpc/metrics.h"
+#include "mirror/rdk_dl.h"
+
+/* librdkafka through the run-time loaded table (see mirror/rdk_dl.h). */
+static const rdk_api *RK;
+#define rd_kafka_conf_new (RK->conf_new)
+#define rd_kafka_conf_set (RK->conf_set)
+#define rd_kafka_conf_set_opaque (RK->conf_set_opaque)
+#define rd_kafka_conf_set_log_cb (RK->conf_set_log_cb)
+#define rd_kafka_conf_set_dr_msg_cb (RK->conf_set_dr_msg_cb)
+#define rd_kafka_conf_destroy (RK->conf_destroy)
+#define rd_kafka_new (RK->kafka_new)
+#define rd_kafka_destroy (RK->destroy)
+#define rd_kafka_poll (RK->poll)
+#define rd_kafka_flush (RK->flush)
+#define rd_kafka_purge (RK->purge)
+#define rd_kafka_fatal_error (RK->fatal_error)
+#define rd_kafka_err2str (RK->err2str)
+#define rd_kafka_producev (RK->producev)
+
+/* librdkafka's log lines into sk_log (like mk_log_cb, through the table) */
+static void relay_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    const char *name = rk ? RK->name(rk) : "-";
+    if (level <= 3)
+        sk_error("event=kafka_log client=%s fac=%s msg=\"%s\"", name, fac, buf);
+    else if (level == 4)
+        sk_warn("event=kafka_log client=%s fac=%s msg=\"%s\"", name, fac, buf);
+    else if (level <= 6)
+        sk_info("event=kafka_log client=%s fac=%s msg=\"%s\"", name, fac, buf);
+    else
+        sk_debug("event=kafka_log client=%s fac=%s msg=\"%s\"", name, fac, buf);
+}
 
 #define MSG_TIMEOUT_MS 5000      /* a message not acknowledged by then fails the round */
 #define DR_MARGIN_MS 2000        /* extra wait for the delivery reports themselves */
@@ -149,7 +181,7 @@ static rd_kafka_t *producer_new(rgroup *rg, const conf *c)
         }
     }
     rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
-    rd_kafka_conf_set_log_cb(kc, mk_log_cb);
+    rd_kafka_conf_set_log_cb(kc, relay_log_cb);
     rd_kafka_conf_set_opaque(kc, rg);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
     if (rk == NULL)
@@ -547,6 +579,8 @@ static void *lag_main(void *arg)
 
 static void start_missing(struct relay *r)
 {
+    if (RK == NULL)
+        return; /* librdkafka could not be loaded: relay disabled (logged) */
     cref_hold *h = cref_get(r->cfg);
     const conf *c = cref_conf(h);
     pthread_mutex_lock(&r->mu);
@@ -590,8 +624,9 @@ relay *relay_start(cref *cfg, grt *g)
     cref_hold *h = cref_get(cfg);
     const conf *c = cref_conf(h);
     merchant_listing_init(c);
-    if (c->kafka_brokers == NULL || c->kafka_brokers[0] == '\0' || c->kafka_topic == NULL) {
-        sk_warn("event=relay_disabled reason=no_kafka_config");
+    RK = rdk_load();
+    if (RK == NULL || c->kafka_brokers == NULL || c->kafka_brokers[0] == '\0' || c->kafka_topic == NULL) {
+        sk_warn("event=relay_disabled reason=%s", RK == NULL ? "librdkafka_not_loaded" : "no_kafka_config");
         cref_put(h);
         return r;
     }

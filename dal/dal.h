@@ -78,6 +78,15 @@ int dal_parse_dt(const char *s, int64_t *ms) SK_WUR;
 
 /* ---- orders (dal/orders.c) ---- */
 
+/* The order columns in the order of the order object (SELECT list), and the
+ * mapping of one such row to order_t (0, or -1 on a bad status). The merchant
+ * store's merchant_orders has the same leading columns. */
+#define DAL_ORDER_COLS                                                                          \
+    "order_no, group_id, merchant_id, out_trade_no, store_id, terminal_id, amount, currency, " \
+    "channel, subject, attach, status, refunded_amount, channel_txn_id, version, created_at, " \
+    "updated_at, expire_at, paid_at, closed_at"
+int dal_row_to_order(MYSQL_ROW r, order_t *o) SK_WUR;
+
 /* Insert a new order and its outbox event in one transaction.
  * SK_OK (committed), SK_EDUPKEY (merchant_id+out_trade_no or order_no exists;
  * rolled back), or a classified failure. */

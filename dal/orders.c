@@ -88,10 +88,7 @@ static void sb_dt(sqlb *b, int64_t ms)
 
 /* ---- row mapping ---- */
 
-#define ORDER_COLS                                                                              \
-    "order_no, group_id, merchant_id, out_trade_no, store_id, terminal_id, amount, currency, " \
-    "channel, subject, attach, status, refunded_amount, channel_txn_id, version, created_at, " \
-    "updated_at, expire_at, paid_at, closed_at"
+#define ORDER_COLS DAL_ORDER_COLS
 
 static void copy_opt(char *dst, size_t cap, const char *src, bool *has)
 {
@@ -114,7 +111,7 @@ static int64_t dt_or_zero(const char *s)
     return ms;
 }
 
-static int row_to_order(MYSQL_ROW r, order_t *o)
+int dal_row_to_order(MYSQL_ROW r, order_t *o)
 {
     memset(o, 0, sizeof *o);
     copy_opt(o->order_no, sizeof o->order_no, r[0], NULL);
@@ -152,7 +149,7 @@ static sk_status select_order(MYSQL *my, const char *sql, size_t len, order_t *o
     MYSQL_ROW row = mysql_fetch_row(res);
     sk_status st = SK_ENOT_FOUND;
     if (row != NULL)
-        st = row_to_order(row, out) == 0 ? SK_OK : SK_EDB;
+        st = dal_row_to_order(row, out) == 0 ? SK_OK : SK_EDB;
     mysql_free_result(res);
     return st;
 }

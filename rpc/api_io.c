@@ -19,6 +19,7 @@
 #include "prober/prober.h"
 #include "rpc/errors.h"
 #include "rpc/metrics.h"
+#include "rpc/reply.h"
 #include "selector/sel.h"
 
 #define IDEM_TTL_MS 86400000LL   /* a finished claim is kept one day */
@@ -26,37 +27,9 @@
 
 /* ---------- small helpers ---------- */
 
-static void reply_json(http_resp *rs, int status, json_t *j)
-{
-    rs->status = status;
-    rs->body = json_dumps(j, JSON_COMPACT);
-    rs->len = rs->body ? strlen(rs->body) : 0;
-    json_decref(j);
-    if (rs->body == NULL)
-        rs->status = 500;
-}
-
-static void reply_err(http_resp *rs, sk_status st, const char *field, const char *msg, json_t *extra)
-{
-    json_t *e = json_object();
-    json_object_set_new(e, "code", json_string(sk_error_code(st)));
-    json_object_set_new(e, "message", json_string(msg ? msg : sk_error_code(st)));
-    if (field && *field)
-        json_object_set_new(e, "field", json_string(field));
-    if (extra) {
-        json_object_update(e, extra);
-        json_decref(extra);
-    }
-    json_t *root = json_object();
-    json_object_set_new(root, "error", e);
-    int ra = sk_retry_after(st);
-    if (ra > 0) {
-        char v[16];
-        snprintf(v, sizeof v, "%d", ra);
-        http_add_header(rs, "Retry-After", v);
-    }
-    reply_json(rs, sk_http_status(st), root);
-}
+/* replies through rpc/reply.h: one rendering of spec §4 bodies */
+#define reply_json reply_json_body
+#define reply_err reply_error
 
 static int slow_ms(const conf *c) { return c->probe_timeout_ms / SLOW_PROBE_FACTOR; }
 

@@ -72,54 +72,6 @@ static dal_pool *merchant_pool(app *a, const conf *c)
 
 static const char *qget(void *ctx, const char *key) { return http_query((const http_req *)ctx, key); }
 
-static void copy_opt(char *dst, size_t cap, const char *src, bool *has)
-{
-    if (src == NULL) {
-        dst[0] = '\0';
-        if (has)
-            *has = false;
-    } else {
-        sk_strlcpy(dst, src, cap);
-        if (has)
-            *has = true;
-    }
-}
-
-static int64_t dt_or_zero(const char *s)
-{
-    int64_t ms = 0;
-    if (s == NULL || dal_parse_dt(s, &ms) != 0)
-        return 0;
-    return ms;
-}
-
-static int row_to_order(MYSQL_ROW r, order_t *o)
-{
-    memset(o, 0, sizeof *o);
-    copy_opt(o->order_no, sizeof o->order_no, r[0], NULL);
-    o->group = r[1] ? atoi(r[1]) : 0;
-    copy_opt(o->merchant_id, sizeof o->merchant_id, r[2], NULL);
-    copy_opt(o->out_trade_no, sizeof o->out_trade_no, r[3], NULL);
-    copy_opt(o->store_id, sizeof o->store_id, r[4], &o->has_store_id);
-    copy_opt(o->terminal_id, sizeof o->terminal_id, r[5], &o->has_terminal_id);
-    o->amount = r[6] ? strtoll(r[6], NULL, 10) : 0;
-    copy_opt(o->currency, sizeof o->currency, r[7], NULL);
-    copy_opt(o->channel, sizeof o->channel, r[8], NULL);
-    copy_opt(o->subject, sizeof o->subject, r[9], &o->has_subject);
-    copy_opt(o->attach, sizeof o->attach, r[10], &o->has_attach);
-    if (r[11] == NULL || os_status_parse(r[11], &o->status) != 0)
-        return -1;
-    o->refunded_amount = r[12] ? strtoll(r[12], NULL, 10) : 0;
-    copy_opt(o->channel_txn_id, sizeof o->channel_txn_id, r[13], &o->has_channel_txn_id);
-    o->version = r[14] ? strtoll(r[14], NULL, 10) : 0;
-    o->created_at_ms = dt_or_zero(r[15]);
-    o->updated_at_ms = dt_or_zero(r[16]);
-    o->expire_at_ms = dt_or_zero(r[17]);
-    o->paid_at_ms = dt_or_zero(r[18]);
-    o->closed_at_ms = dt_or_zero(r[19]);
-    return 0;
-}
-
 /* Run the page query on one pool. rows must hold limit+1. */
 static sk_status query_page(dal_pool *p, int timeout_ms, const mlist_args *args, const char *table, order_t *rows,
                             int *n)
@@ -147,7 +99,7 @@ static sk_status query_page(dal_pool *p, int timeout_ms, const mlist_args *args,
     }
     MYSQL_ROW r;
     while ((r = mysql_fetch_row(res)) != NULL && *n < args->limit + 1)
-        if (row_to_order(r, &rows[*n]) == 0)
+        if (dal_row_to_order(r, &rows[*n]) == 0)
             (*n)++;
     mysql_free_result(res);
     dal_release(p, dc, false);

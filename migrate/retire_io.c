@@ -40,6 +40,7 @@
 #define FREEZE_ATTEMPTS 5
 #define CATCHUP_ROUNDS 20
 #define LAG_WAIT_MAX_MS 300000
+#define VERIFY_ROUNDS 5               /* re-copy + re-check rounds for a differing chunk */
 #define LAG_CHECK_MS 500             /* replica lag is looked at twice a second while copying */
 
 typedef struct {
@@ -626,9 +627,12 @@ static int verify_chunk(rt *r, int i, bool quiet)
         return -1;
     if (strcmp(a[0], b[0]) == 0 && strcmp(a[1], b[1]) == 0)
         return 1;
-    if (!quiet)
+    if (!quiet) {
         say(r, "chunk %d (%s, %s]: group %d has %s rows crc %s, group %d has %s rows crc %s", i, lo[0] ? lo : "-inf",
             hi[0] ? hi : "+inf", r->j.group, a[0], a[1], r->j.into, b[0], b[1]);
+        sk_warn("event=retire_chunk_differs group=%d chunk=%d lo=%s hi=%s g_rows=%s g_crc=%s t_rows=%s t_crc=%s",
+                r->j.group, i, lo[0] ? lo : "-", hi[0] ? hi : "-", a[0], a[1], b[0], b[1]);
+    }
     return 0;
 }
 
@@ -989,20 +993,24 @@ static int verify(rt *r, const unsigned char *touched, bool fix)
         if (v < 0)
             return -1;
         if (v == 0 && fix) {
-            if (recopy_chunk(r, i) != 0)
-                return -1;
-            v = verify_chunk(r, i, true);
-            if (v == 0) {
-                /* still different: G rows whose key another order of T holds */
-                int k = resolve_clashes(r, i);
-                if (k < 0)
+            /* re-copy and re-check; G's rows may still be changing (updates
+             * through the daemons, a burst of expiries by the sweeper), so a
+             * few rounds; after the first, resolve key clashes (G rows whose
+             * merchant_id+out_trade_no another order of T holds) */
+            for (int round = 0; v == 0 && round < VERIFY_ROUNDS; round++) {
+                if (round > 0)
+                    sleep_ms(100 * round);
+                if (round == 1) {
+                    int k = resolve_clashes(r, i);
+                    if (k < 0)
+                        return -1;
+                }
+                if (recopy_chunk(r, i) != 0)
                     return -1;
-                if (k > 0 && recopy_chunk(r, i) != 0)
+                v = verify_chunk(r, i, round < VERIFY_ROUNDS - 1);
+                if (v < 0)
                     return -1;
-                v = verify_chunk(r, i, false);
             }
-            if (v < 0)
-                return -1;
         }
         bad += v == 0;
     }

@@ -146,6 +146,8 @@ static claim_res claim_acquire(app *a, const conf *c, const char *key, const cha
                                order_t *existing)
 {
     for (;;) {
+        if (sk_mono_ms() >= deadline - 100)
+            return CLAIM_BUSY; /* every way round this loop is bounded by the request deadline */
         redisReply *r = kv_cmd(a->kv, "SET %s %s NX PX %lld", key, val, IDEM_TTL_MS);
         if (r == NULL)
             return CLAIM_NONE;

@@ -2,20 +2,35 @@
  * mirror/consumer_io.c — skipstore-mirror: applies order-change events from
  * Kafka to the merchant store (spec §7).
  *
+ * Parallel apply: the main thread only polls the consumer and hands each
+ * message to the worker of its partition (mev_slot: partition mod
+ * MIR_WORKERS_MAX), through a bounded FIFO queue (MIR_QUEUE messages). Each
+ * worker has its own merchant-store connection and applies what its queue
+ * holds (up to MIR_BATCH) in ONE transaction: one multi-row version-guarded
+ * upsert (an older or repeated version never overwrites a newer row) plus a
+ * dead_letters row per bad event. One partition -> one worker -> FIFO, so a
+ * partition's events are applied in offset order.
+ *
  * Exactly-once effect from at-least-once delivery:
- *   - one batch (<= MIR_BATCH messages, <= MIR_LINGER_MS old) is applied in
- *     ONE merchant-store transaction: a version-guarded upsert per event
- *     (an older or repeated version never overwrites a newer row) plus a
- *     dead_letters row per bad event;
- *   - only after COMMIT are the offsets (max offset + 1 per partition)
- *     committed to Kafka, synchronously (enable.auto.commit=false);
+ *   - only after its COMMIT does the worker commit the offsets of its batch
+ *     (max offset + 1 per partition: rd_kafka_commit with that partition
+ *     list; enable.auto.commit=false) — asynchronously in steady state,
+ *     synchronously when draining for a revoke or shutdown. A worker's
+ *     batches are sequential, so a partition's committed offset only moves
+ *     forward and everything below it is durable in the merchant store;
  *   - a crash between the two re-delivers the batch; the guard makes the
  *     repeat a no-op. Nothing is ever acknowledged before it is durable.
- * Merchant store down: the batch is kept (bounded: one batch), the assigned
- * partitions are paused, and the apply is retried with bounded exponential
- * backoff; consumption resumes after it succeeds. Rebalance (revoke): the
- * held batch is applied and committed if possible, else dropped (its offsets
- * were never committed, so the next owner reads it again).
+ * Flow control / merchant store down: when a worker's queue reaches
+ * MIR_QUEUE_HIGH, or while its apply fails, the main thread pauses that
+ * worker's partitions (mev_want_pause; resumed at <= MIR_QUEUE_LOW and
+ * healthy). librdkafka's pause is a version barrier: no message of a paused
+ * partition is returned by poll after it, so the queue bound holds. A failed
+ * batch is kept and retried with bounded exponential backoff.
+ * Rebalance (revoke; eager protocol, all partitions): the rebalance callback
+ * asks every worker to drain — apply and commit everything it holds, one
+ * attempt per batch — and waits for all of them before unassigning; what
+ * cannot be applied (store down) is dropped: its offsets were never
+ * committed, so the next owner reads it again. Shutdown does the same.
  *
  * Lag: per event, commit->apply lag = (apply commit time) - updated_at of the
  * event (= its commit time in the group). Every second the mirror writes
@@ -27,6 +42,7 @@
 #include "mirror/consumer.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <librdkafka/rdkafka.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -39,32 +55,62 @@
 #include "mirror/event.h"
 #include "mirror/kafka.h"
 
-#define MIR_BATCH 500
-#define MIR_LINGER_MS 10          /* a partial batch is applied when this old */
+#define MIR_WORKERS_MAX 16       /* worker threads (created on first use); partition p -> p mod 16 */
+#define MIR_BATCH 500             /* events per merchant-store transaction */
+#define MIR_QUEUE 32768           /* per-worker queue capacity (messages) */
+#define MIR_QUEUE_HIGH 24576      /* pause the worker's partitions at this depth ... */
+#define MIR_QUEUE_LOW 4096        /* ... resume at this depth */
+#define MIR_QBYTES_HIGH (16 << 20) /* ... or at this many payload bytes queued (like the old */
+#define MIR_QBYTES_LOW (4 << 20)   /* single consumer's 16 MB prefetch: the dev mock broker keeps
+                                      only a few MB per partition, so a consumer that stops
+                                      fetching far behind the producer gets an offset reset) */
 #define MIR_DEAD_PAYLOAD_MAX 16384
 #define MIR_SQL_MAX (8u << 20)    /* well under max_allowed_packet */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define STATS_EVERY_MS 10000
 
+struct mctx;
+
+/* One apply worker: a bounded FIFO of messages (filled by the poll thread),
+ * the batch it is applying, its own merchant-store connection. */
 typedef struct {
-    const conf *c;
-    rd_kafka_t *rk;
-    MYSQL *my;
-    kv *kv;
+    struct mctx *x;
+    int idx;
+    bool started;
+    pthread_t th;
+    pthread_mutex_t mu;           /* guards everything down to `quit` */
+    pthread_cond_t cv;            /* worker waits: work, drain request, quit */
+    pthread_cond_t done_cv;       /* poll thread waits: drained, queue space */
+    rd_kafka_message_t *q[MIR_QUEUE];
+    int qhead, qn;
+    int held;                     /* messages in the worker's batch (not in q) */
+    int64_t qbytes;               /* payload+key bytes in q and batch */
+    bool db_failing;              /* last apply failed, batch held, retrying */
+    int64_t held_oldest_ms;       /* Kafka timestamp of the oldest held event (lag while failing) */
+    bool drain_req, quit;
+    bool paused;                  /* poll thread only */
+    rd_kafka_topic_partition_list_t *last; /* offsets last committed async (re-committed sync on drain) */
+    /* worker thread only */
     rd_kafka_message_t *batch[MIR_BATCH];
     int nb;
-    int64_t batch_t0;             /* mono ms of the first message in the batch */
-    bool paused;
+    MYSQL *my;
     int backoff;
-    int64_t retry_at;             /* mono ms */
-    /* stats */
+    char sqlerr[256];
+} mworker;
+
+typedef struct mctx {
+    const conf *c;
+    rd_kafka_t *rk;
+    kv *kv;
+    mworker w[MIR_WORKERS_MAX];
+    pthread_mutex_t smu;          /* guards the stats below */
     mlag lag_sec, lag_10s;
     int64_t applied, dead, batches, db_failures, commit_failures;
-    int64_t apply_us, commit_us, exec_us;  /* time spent in DB apply / offset commit (stats) */
+    int64_t apply_us, commit_us, exec_us;  /* summed over workers (stats) */
+    /* poll thread only */
     int64_t last_report, last_stats, last_kv_check;
-    char sqlerr[256];
-} mstate;
+} mctx;
 
 /* ---------- SQL buffer ---------- */
 
@@ -257,33 +303,34 @@ static void sb_upsert_tail(sbuf *b)
     sb_add(b, "version=IF(VALUES(version)>version,VALUES(version),version);");
 }
 
-/* ---------- DB ---------- */
+/* ---------- DB (worker thread) ---------- */
 
-static bool db_ensure(mstate *s)
+static bool db_ensure(mworker *w)
 {
-    if (s->my != NULL)
+    if (w->my != NULL)
         return true;
+    const conf *c = w->x->c;
     dal_pool_opts o = {
-        .addr = s->c->merchant_addr, .user = s->c->merchant_user, .password = s->c->merchant_password,
-        .db = s->c->merchant_db_name, .connect_timeout_ms = s->c->db_connect_timeout_ms,
-        .read_timeout_ms = s->c->db_read_timeout_ms > 5000 ? s->c->db_read_timeout_ms : 5000,
-        .write_timeout_ms = s->c->db_write_timeout_ms > 5000 ? s->c->db_write_timeout_ms : 5000,
+        .addr = c->merchant_addr, .user = c->merchant_user, .password = c->merchant_password,
+        .db = c->merchant_db_name, .connect_timeout_ms = c->db_connect_timeout_ms,
+        .read_timeout_ms = c->db_read_timeout_ms > 5000 ? c->db_read_timeout_ms : 5000,
+        .write_timeout_ms = c->db_write_timeout_ms > 5000 ? c->db_write_timeout_ms : 5000,
         .size = 1, .max_inflight = 1,
     };
     char err[256];
-    s->my = dal_connect(&o, err, sizeof err);
-    if (s->my == NULL) {
-        snprintf(s->sqlerr, sizeof s->sqlerr, "connect: %.200s", err);
+    w->my = dal_connect(&o, err, sizeof err);
+    if (w->my == NULL) {
+        snprintf(w->sqlerr, sizeof w->sqlerr, "connect: %.200s", err);
         return false;
     }
     return true;
 }
 
-static void db_drop(mstate *s)
+static void db_drop(mworker *w)
 {
-    if (s->my) {
-        mysql_close(s->my);
-        s->my = NULL;
+    if (w->my) {
+        mysql_close(w->my);
+        w->my = NULL;
     }
 }
 
@@ -293,14 +340,14 @@ static void db_drop(mstate *s)
  * such an event is dead-lettered instead of blocking the stream.
  * Returns SK_OK or the classified error.
  */
-static sk_status apply_range(mstate *s, int from, int to, bool *dead_flags, int64_t *n_applied, int64_t *n_dead)
+static sk_status apply_range(mworker *w, int from, int to, bool *dead_flags, int64_t *n_applied, int64_t *n_dead)
 {
-    sbuf b = {.my = s->my};
+    sbuf b = {.my = w->my};
     sb_add(&b, "START TRANSACTION;");
     bool first = true;
     int64_t ok = 0, dead = 0;
     for (int i = from; i < to; i++) {
-        const rd_kafka_message_t *m = s->batch[i];
+        const rd_kafka_message_t *m = w->batch[i];
         order_t o;
         char reason[160];
         const char *type = NULL;
@@ -319,7 +366,7 @@ static sk_status apply_range(mstate *s, int from, int to, bool *dead_flags, int6
         mev_res r = dead_flags && dead_flags[i] ? MEV_INVALID
                     : mev_decode(m->payload, m->len, m->key, m->key_len, type, &o, reason, sizeof reason);
         if (dead_flags && dead_flags[i])
-            snprintf(reason, sizeof reason, "merchant store rejected the row: %.100s", s->sqlerr);
+            snprintf(reason, sizeof reason, "merchant store rejected the row: %.100s", w->sqlerr);
         if (r != MEV_OK) {
             sb_dead(&b, m, reason);
             dead++;
@@ -338,23 +385,26 @@ static sk_status apply_range(mstate *s, int from, int to, bool *dead_flags, int6
     sb_add(&b, "COMMIT");
     if (b.overflow) {
         free(b.buf);
-        snprintf(s->sqlerr, sizeof s->sqlerr, "batch SQL too large");
+        snprintf(w->sqlerr, sizeof w->sqlerr, "batch SQL too large");
         return SK_ENOMEM;
     }
     int64_t t0 = sk_mono_us();
-    sk_status st = dal_exec(s->my, b.buf, b.len);
-    s->exec_us += sk_mono_us() - t0;
+    sk_status st = dal_exec(w->my, b.buf, b.len);
+    int64_t dt = sk_mono_us() - t0;
+    pthread_mutex_lock(&w->x->smu);
+    w->x->exec_us += dt;
+    pthread_mutex_unlock(&w->x->smu);
     free(b.buf);
     if (st != SK_OK) {
-        unsigned en = mysql_errno(s->my);
-        snprintf(s->sqlerr, sizeof s->sqlerr, "%u %s", en, mysql_error(s->my));
+        unsigned en = mysql_errno(w->my);
+        snprintf(w->sqlerr, sizeof w->sqlerr, "%u %s", en, mysql_error(w->my));
         if (en == 1213 || en == 1205)
             st = SK_ETIMEDOUT; /* deadlock / lock wait timeout: transient, retry the batch; never a dead letter */
         if (st == SK_EDB || st == SK_EDUPKEY || st == SK_EREADONLY) {
-            if (dal_exec(s->my, "ROLLBACK", 8) != SK_OK)
-                db_drop(s);
+            if (dal_exec(w->my, "ROLLBACK", 8) != SK_OK)
+                db_drop(w);
         } else {
-            db_drop(s);
+            db_drop(w);
         }
         return st;
     }
@@ -364,29 +414,29 @@ static sk_status apply_range(mstate *s, int from, int to, bool *dead_flags, int6
 }
 
 /* Apply the whole batch. SK_OK when durable in the merchant store. */
-static sk_status apply_batch(mstate *s)
+static sk_status apply_batch(mworker *w, int64_t *n_ok, int64_t *n_dead)
 {
-    if (!db_ensure(s))
+    if (!db_ensure(w))
         return SK_ECONNECT;
     int64_t ok = 0, dead = 0;
-    sk_status st = apply_range(s, 0, s->nb, NULL, &ok, &dead);
+    sk_status st = apply_range(w, 0, w->nb, NULL, &ok, &dead);
     if (st == SK_EDB || st == SK_EDUPKEY) {
         /* a server-side rejection: isolate the offending event(s), one
          * transaction each, so one poison event cannot stall the stream */
-        sk_warn("event=mirror_batch_rejected err=\"%s\" action=apply_one_by_one", s->sqlerr);
-        bool *flags = calloc((size_t)s->nb, sizeof *flags);
+        sk_warn("event=mirror_batch_rejected worker=%d err=\"%s\" action=apply_one_by_one", w->idx, w->sqlerr);
+        bool *flags = calloc((size_t)w->nb, sizeof *flags);
         if (flags == NULL)
             return SK_ENOMEM;
         ok = dead = 0;
-        for (int i = 0; i < s->nb; i++) {
-            if (!db_ensure(s)) {
+        for (int i = 0; i < w->nb; i++) {
+            if (!db_ensure(w)) {
                 free(flags);
                 return SK_ECONNECT;
             }
-            st = apply_range(s, i, i + 1, flags, &ok, &dead);
+            st = apply_range(w, i, i + 1, flags, &ok, &dead);
             if (st == SK_EDB || st == SK_EDUPKEY) {
                 flags[i] = true;
-                st = apply_range(s, i, i + 1, flags, &ok, &dead);
+                st = apply_range(w, i, i + 1, flags, &ok, &dead);
             }
             if (st != SK_OK) {
                 free(flags);
@@ -397,18 +447,25 @@ static sk_status apply_batch(mstate *s)
     } else if (st != SK_OK) {
         return st;
     }
-    s->applied += ok;
-    s->dead += dead;
+    *n_ok = ok;
+    *n_dead = dead;
     return SK_OK;
 }
 
-/* ---------- Kafka ---------- */
+/* ---------- Kafka offsets (worker thread, after the DB commit) ---------- */
 
-static void commit_offsets(mstate *s)
+/*
+ * sync=false (steady state): rd_kafka_commit async — requests go out in order
+ * on the coordinator connection, the result comes to offset_commit_cb; a lost
+ * one only means a re-delivery (absorbed by the guard). sync=true (drain on
+ * revoke/shutdown): waits, so the group's committed offsets are final before
+ * the partitions are let go.
+ */
+static bool commit_offsets(mworker *w, bool sync)
 {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
-    for (int i = 0; i < s->nb; i++) {
-        const rd_kafka_message_t *m = s->batch[i];
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
+    for (int i = 0; i < w->nb; i++) {
+        const rd_kafka_message_t *m = w->batch[i];
         rd_kafka_topic_partition_t *p =
             rd_kafka_topic_partition_list_find(l, rd_kafka_topic_name(m->rkt), m->partition);
         if (p == NULL)
@@ -416,60 +473,46 @@ static void commit_offsets(mstate *s)
         if (m->offset + 1 > p->offset)
             p->offset = m->offset + 1;
     }
-    rd_kafka_resp_err_t e = rd_kafka_commit(s->rk, l, 0);
+    rd_kafka_resp_err_t e = rd_kafka_commit(w->x->rk, l, sync ? 0 : 1);
+    pthread_mutex_lock(&w->mu);
+    for (int i = 0; i < l->cnt; i++) {
+        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(w->last, l->elems[i].topic, l->elems[i].partition);
+        if (p == NULL)
+            p = rd_kafka_topic_partition_list_add(w->last, l->elems[i].topic, l->elems[i].partition);
+        p->offset = l->elems[i].offset;
+    }
+    pthread_mutex_unlock(&w->mu);
+    rd_kafka_topic_partition_list_destroy(l);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         /* the DB has the changes; a re-delivery is absorbed by the guard */
-        s->commit_failures++;
-        sk_warn("event=mirror_offset_commit_failed err=\"%s\" effect=redelivery_is_harmless", rd_kafka_err2str(e));
-    }
-    rd_kafka_topic_partition_list_destroy(l);
-}
-
-static void batch_free(mstate *s)
-{
-    for (int i = 0; i < s->nb; i++)
-        rd_kafka_message_destroy(s->batch[i]);
-    s->nb = 0;
-}
-
-static void set_paused(mstate *s, bool pause)
-{
-    if (s->paused == pause)
-        return;
-    rd_kafka_topic_partition_list_t *a = NULL;
-    if (rd_kafka_assignment(s->rk, &a) == RD_KAFKA_RESP_ERR_NO_ERROR && a != NULL) {
-        if (pause)
-            rd_kafka_pause_partitions(s->rk, a);
-        else
-            rd_kafka_resume_partitions(s->rk, a);
-        rd_kafka_topic_partition_list_destroy(a);
-    }
-    s->paused = pause;
-    sk_info("event=%s", pause ? "mirror_paused reason=merchant_store_unavailable" : "mirror_resumed");
-}
-
-/* Apply + commit the held batch. true when it is done (batch released). */
-static bool flush(mstate *s)
-{
-    if (s->nb == 0)
-        return true;
-    int64_t t0 = sk_mono_us();
-    sk_status st = apply_batch(s);
-    s->apply_us += sk_mono_us() - t0;
-    if (st != SK_OK) {
-        s->db_failures++;
-        if (s->db_failures == 1 || s->backoff >= BACKOFF_MAX_MS / 2)
-            sk_warn("event=mirror_apply_failed status=%s err=\"%s\" held=%d action=pause_and_retry backoff_ms=%d",
-                    sk_status_name(st), s->sqlerr, s->nb, s->backoff);
-        set_paused(s, true);
-        s->retry_at = sk_mono_ms() + s->backoff;
-        s->backoff = s->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff * 2;
+        sk_warn("event=mirror_offset_commit_failed worker=%d err=\"%s\" effect=redelivery_is_harmless", w->idx,
+                rd_kafka_err2str(e));
         return false;
     }
-    int64_t now = sk_now_ms();
-    for (int i = 0; i < s->nb; i++) {
-        /* lag sample per event: re-read updated_at cheaply from the payload */
-        const rd_kafka_message_t *m = s->batch[i];
+    return true;
+}
+
+static void batch_free(mworker *w, bool locked)
+{
+    int64_t bytes = 0;
+    for (int i = 0; i < w->nb; i++) {
+        bytes += (int64_t)(w->batch[i]->len + w->batch[i]->key_len);
+        rd_kafka_message_destroy(w->batch[i]);
+    }
+    w->nb = 0;
+    if (!locked)
+        pthread_mutex_lock(&w->mu);
+    w->qbytes -= bytes;
+    if (!locked)
+        pthread_mutex_unlock(&w->mu);
+}
+
+/* lag sample per event: updated_at re-read cheaply from the payload */
+static void lag_samples(mworker *w, int64_t now)
+{
+    mctx *x = w->x;
+    for (int i = 0; i < w->nb; i++) {
+        const rd_kafka_message_t *m = w->batch[i];
         const char *p = m->payload ? memmem(m->payload, m->len, "\"updated_at\":\"", 14) : NULL;
         int64_t ts;
         char buf[32];
@@ -480,42 +523,303 @@ static bool flush(mstate *s)
                 buf[k] = p[k], k++;
             buf[k] = '\0';
             if (ord_parse_time(buf, &ts) == 0) {
-                mlag_add(&s->lag_sec, now - ts);
-                mlag_add(&s->lag_10s, now - ts);
+                mlag_add(&x->lag_sec, now - ts);
+                mlag_add(&x->lag_10s, now - ts);
             }
         }
     }
-    t0 = sk_mono_us();
-    commit_offsets(s);
-    s->commit_us += sk_mono_us() - t0;
-    s->batches++;
-    batch_free(s);
-    s->backoff = BACKOFF_MIN_MS;
-    s->retry_at = 0;
-    set_paused(s, false);
+}
+
+/* Apply + commit the worker's batch. true when done (batch released). */
+static bool flush(mworker *w, bool draining)
+{
+    mctx *x = w->x;
+    if (w->nb == 0)
+        return true;
+    int64_t t0 = sk_mono_us(), ok = 0, dead = 0;
+    sk_status st = apply_batch(w, &ok, &dead);
+    int64_t t1 = sk_mono_us();
+    if (st != SK_OK) {
+        pthread_mutex_lock(&x->smu);
+        int64_t nf = ++x->db_failures;
+        x->apply_us += t1 - t0;
+        pthread_mutex_unlock(&x->smu);
+        if (nf == 1 || w->backoff >= BACKOFF_MAX_MS / 2)
+            sk_warn("event=mirror_apply_failed worker=%d status=%s err=\"%s\" held=%d action=pause_and_retry "
+                    "backoff_ms=%d", w->idx, sk_status_name(st), w->sqlerr, w->nb, w->backoff);
+        return false;
+    }
+    bool committed = commit_offsets(w, draining);
+    int64_t t2 = sk_mono_us();
+    pthread_mutex_lock(&x->smu);
+    lag_samples(w, sk_now_ms());
+    x->applied += ok;
+    x->dead += dead;
+    x->batches++;
+    x->apply_us += t1 - t0;
+    x->commit_us += t2 - t1;
+    if (!committed)
+        x->commit_failures++;
+    pthread_mutex_unlock(&x->smu);
+    batch_free(w, false);
+    w->backoff = BACKOFF_MIN_MS;
     return true;
 }
 
-static mstate *g_state; /* for the rebalance callback (one consumer per process) */
+static void worker_drop_queue_locked(mworker *w)
+{
+    while (w->qn > 0) {
+        w->qbytes -= (int64_t)(w->q[w->qhead]->len + w->q[w->qhead]->key_len);
+        rd_kafka_message_destroy(w->q[w->qhead]);
+        w->qhead = (w->qhead + 1) % MIR_QUEUE;
+        w->qn--;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    mworker *w = arg;
+    mysql_thread_init();
+    w->backoff = BACKOFF_MIN_MS;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        if (w->qn == 0 && w->nb == 0) {
+            if (w->drain_req) {
+                w->drain_req = false;
+                pthread_cond_broadcast(&w->done_cv);
+                continue;
+            }
+            if (w->quit)
+                break;
+            pthread_cond_wait(&w->cv, &w->mu);
+            continue;
+        }
+        /* top the batch up from the queue (FIFO: offset order per partition) */
+        int took = 0;
+        while (w->nb < MIR_BATCH && w->qn > 0) {
+            w->batch[w->nb++] = w->q[w->qhead];
+            w->qhead = (w->qhead + 1) % MIR_QUEUE;
+            w->qn--;
+            took++;
+        }
+        w->held = w->nb;
+        if (took > 0)
+            pthread_cond_broadcast(&w->done_cv); /* queue space */
+        bool draining = w->drain_req || w->quit;
+        pthread_mutex_unlock(&w->mu);
+
+        bool ok = flush(w, draining);
+
+        pthread_mutex_lock(&w->mu);
+        w->held = w->nb;
+        if (ok) {
+            w->db_failing = false;
+            continue;
+        }
+        if (draining || w->drain_req || w->quit) {
+            /* revoke/shutdown with the store failing: drop everything held;
+             * none of it was committed, the next owner re-reads it */
+            sk_warn("event=mirror_revoke_drop worker=%d held=%d queued=%d reason=apply_failed "
+                    "effect=next_owner_rereads", w->idx, w->nb, w->qn);
+            batch_free(w, true);
+            worker_drop_queue_locked(w);
+            w->held = 0;
+            w->db_failing = false;
+            w->backoff = BACKOFF_MIN_MS;
+            continue;
+        }
+        w->db_failing = true;
+        int64_t oldest = INT64_MAX;
+        for (int i = 0; i < w->nb; i++) {
+            rd_kafka_timestamp_type_t tt;
+            int64_t ts = rd_kafka_message_timestamp(w->batch[i], &tt);
+            if (ts > 0 && ts < oldest)
+                oldest = ts;
+        }
+        w->held_oldest_ms = oldest == INT64_MAX ? 0 : oldest;
+        /* back off; a drain request or quit wakes us early */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = (int64_t)ts.tv_nsec + (int64_t)w->backoff * 1000000;
+        ts.tv_sec += (time_t)(ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        w->backoff = w->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : w->backoff * 2;
+        while (!w->drain_req && !w->quit) {
+            if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) != 0)
+                break;
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    db_drop(w);
+    mysql_thread_end();
+    return NULL;
+}
+
+static mworker *worker_get(mctx *x, int32_t partition)
+{
+    mworker *w = &x->w[mev_slot(partition, MIR_WORKERS_MAX)];
+    if (!w->started) {
+        if (pthread_create(&w->th, NULL, worker_main, w) != 0)
+            return NULL;
+        w->started = true;
+        sk_info("event=mirror_worker_started worker=%d", w->idx);
+    }
+    return w;
+}
+
+/* Rebalance/shutdown: every worker applies and commits all it holds (one
+ * attempt per batch; dropped if the store fails), then we return. */
+static void drain_all(mctx *x)
+{
+    for (int i = 0; i < MIR_WORKERS_MAX; i++) {
+        mworker *w = &x->w[i];
+        if (!w->started)
+            continue;
+        pthread_mutex_lock(&w->mu);
+        if (w->qn > 0 || w->nb > 0) {
+            w->drain_req = true;
+            pthread_cond_signal(&w->cv);
+        }
+        pthread_mutex_unlock(&w->mu);
+    }
+    for (int i = 0; i < MIR_WORKERS_MAX; i++) {
+        mworker *w = &x->w[i];
+        if (!w->started)
+            continue;
+        pthread_mutex_lock(&w->mu);
+        while (w->drain_req)
+            pthread_cond_wait(&w->done_cv, &w->mu);
+        w->paused = false;
+        pthread_mutex_unlock(&w->mu);
+    }
+    /* Barrier for the async commits: commit the last offsets again,
+     * synchronously (same coordinator connection, so it completes after
+     * them), before the partitions go to another member. */
+    rd_kafka_topic_partition_list_t *all = rd_kafka_topic_partition_list_new(8);
+    for (int i = 0; i < MIR_WORKERS_MAX; i++) {
+        mworker *w = &x->w[i];
+        if (!w->started)
+            continue;
+        pthread_mutex_lock(&w->mu);
+        for (int k = 0; k < w->last->cnt; k++)
+            rd_kafka_topic_partition_list_add(all, w->last->elems[k].topic, w->last->elems[k].partition)->offset =
+                w->last->elems[k].offset;
+        rd_kafka_topic_partition_list_destroy(w->last);
+        w->last = rd_kafka_topic_partition_list_new(4);
+        pthread_mutex_unlock(&w->mu);
+    }
+    if (all->cnt > 0) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(x->rk, all, 0);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+            sk_warn("event=mirror_offset_commit_failed err=\"%s\" when=drain effect=redelivery_is_harmless",
+                    rd_kafka_err2str(e));
+    }
+    rd_kafka_topic_partition_list_destroy(all);
+}
+
+/* poll thread: pause/resume a worker's partitions as its queue and health say */
+static void flow_control(mctx *x)
+{
+    for (int i = 0; i < MIR_WORKERS_MAX; i++) {
+        mworker *w = &x->w[i];
+        if (!w->started)
+            continue;
+        pthread_mutex_lock(&w->mu);
+        bool want = mev_want_pause(w->paused, w->qn + w->held, MIR_QUEUE_HIGH, MIR_QUEUE_LOW, w->db_failing) ||
+                    mev_want_pause(w->paused, (int)(w->qbytes >> 10), MIR_QBYTES_HIGH >> 10, MIR_QBYTES_LOW >> 10, false);
+        bool failing = w->db_failing;
+        pthread_mutex_unlock(&w->mu);
+        if (want == w->paused)
+            continue;
+        rd_kafka_topic_partition_list_t *a = NULL, *mine = rd_kafka_topic_partition_list_new(4);
+        if (rd_kafka_assignment(x->rk, &a) == RD_KAFKA_RESP_ERR_NO_ERROR && a != NULL) {
+            for (int k = 0; k < a->cnt; k++)
+                if (mev_slot(a->elems[k].partition, MIR_WORKERS_MAX) == i)
+                    rd_kafka_topic_partition_list_add(mine, a->elems[k].topic, a->elems[k].partition);
+            rd_kafka_topic_partition_list_destroy(a);
+        }
+        if (mine->cnt > 0) {
+            if (want)
+                rd_kafka_pause_partitions(x->rk, mine);
+            else
+                rd_kafka_resume_partitions(x->rk, mine);
+        }
+        rd_kafka_topic_partition_list_destroy(mine);
+        w->paused = want;
+        sk_info("event=%s worker=%d", !want ? "mirror_resumed"
+                                          : failing ? "mirror_paused reason=merchant_store_unavailable"
+                                                    : "mirror_paused reason=queue_full", i);
+    }
+}
+
+/* poll thread: hand a message to its partition's worker */
+static void dispatch(mctx *x, rd_kafka_message_t *m, volatile sig_atomic_t *stop)
+{
+    mworker *w = worker_get(x, m->partition);
+    if (w == NULL) {
+        sk_error("event=mirror_worker_start_failed partition=%d", (int)m->partition);
+        abort(); /* cannot apply in order without it; restart re-reads from the committed offset */
+    }
+    pthread_mutex_lock(&w->mu);
+    /* full: cannot happen while the pause barrier works (we pause at
+     * MIR_QUEUE_HIGH); wait for space rather than drop or grow */
+    while (w->qn == MIR_QUEUE && !*stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&w->done_cv, &w->mu, &ts);
+    }
+    if (w->qn == MIR_QUEUE) {
+        /* stopping: not applied, not committed, and nothing after it of its
+         * partition will be either -> re-read after restart */
+        pthread_mutex_unlock(&w->mu);
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    w->q[(w->qhead + w->qn) % MIR_QUEUE] = m;
+    w->qn++;
+    w->qbytes += (int64_t)(m->len + m->key_len);
+    if (w->qn == 1)
+        pthread_cond_signal(&w->cv);
+    bool over = !w->paused && (w->qn + w->held >= MIR_QUEUE_HIGH || w->qbytes >= MIR_QBYTES_HIGH);
+    pthread_mutex_unlock(&w->mu);
+    if (over)
+        flow_control(x);
+}
+
+static mctx *g_ctx; /* for the rebalance callback (one consumer per process) */
+
+/* results of async offset commits (served by the poll thread) */
+static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *offsets,
+                             void *opaque)
+{
+    (void)rk;
+    (void)offsets;
+    (void)opaque;
+    mctx *x = g_ctx;
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET || x == NULL)
+        return;
+    pthread_mutex_lock(&x->smu);
+    x->commit_failures++;
+    pthread_mutex_unlock(&x->smu);
+    sk_warn("event=mirror_offset_commit_failed err=\"%s\" effect=redelivery_is_harmless", rd_kafka_err2str(err));
+}
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     (void)opaque;
-    mstate *s = g_state;
+    mctx *x = g_ctx;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         sk_info("event=mirror_assigned partitions=%d", parts->cnt);
+        if (x != NULL)
+            for (int i = 0; i < MIR_WORKERS_MAX; i++)
+                x->w[i].paused = false; /* a fresh assignment starts unpaused */
         rd_kafka_assign(rk, parts);
         return;
     }
-    /* revoke (or error): finish what was read, then let go */
-    if (s != NULL && s->nb > 0) {
-        if (!flush(s)) {
-            sk_warn("event=mirror_revoke_drop held=%d reason=apply_failed effect=next_owner_rereads", s->nb);
-            batch_free(s);
-        }
-    }
-    if (s != NULL)
-        s->paused = false;
+    /* revoke (or error): finish and commit what was read, then let go */
+    if (x != NULL)
+        drain_all(x);
     sk_info("event=mirror_revoked partitions=%d", parts ? parts->cnt : 0);
     rd_kafka_assign(rk, NULL);
 }
@@ -548,6 +852,7 @@ static rd_kafka_t *consumer_new(const conf *c)
         }
     }
     rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
+    rd_kafka_conf_set_offset_commit_cb(kc, offset_commit_cb);
     rd_kafka_conf_set_log_cb(kc, mk_log_cb);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
     if (rk == NULL) {
@@ -567,119 +872,130 @@ static rd_kafka_t *consumer_new(const conf *c)
     return rk;
 }
 
-/* ---------- lag reporting ---------- */
+/* ---------- lag reporting (poll thread) ---------- */
 
-static void report(mstate *s)
+static void report(mctx *x)
 {
     int64_t now = sk_now_ms(), mono = sk_mono_ms();
-    if (mono - s->last_report < 1000)
+    if (mono - x->last_report < 1000)
         return;
-    s->last_report = mono;
+    x->last_report = mono;
+    /* a worker holding a batch it cannot apply: lag = age of its oldest held event */
+    int64_t oldest = INT64_MAX;
+    int npaused = 0;
+    for (int i = 0; i < MIR_WORKERS_MAX; i++) {
+        mworker *w = &x->w[i];
+        if (!w->started)
+            continue;
+        pthread_mutex_lock(&w->mu);
+        if (w->db_failing && w->held_oldest_ms > 0 && w->held_oldest_ms < oldest)
+            oldest = w->held_oldest_ms;
+        pthread_mutex_unlock(&w->mu);
+        npaused += w->paused;
+    }
     int64_t p99, p50, mx;
-    if (s->nb > 0 && s->paused) {
-        /* held, not applying: the lag is the age of the oldest held event */
-        int64_t oldest = INT64_MAX;
-        for (int i = 0; i < s->nb; i++) {
-            rd_kafka_timestamp_type_t tt;
-            int64_t ts = rd_kafka_message_timestamp(s->batch[i], &tt);
-            if (ts > 0 && ts < oldest)
-                oldest = ts;
-        }
-        p99 = p50 = mx = oldest == INT64_MAX ? 0 : now - oldest;
-    } else if (s->lag_sec.n > 0) {
-        p99 = mlag_pct(&s->lag_sec, 0.99);
-        p50 = mlag_pct(&s->lag_sec, 0.50);
-        mx = s->lag_sec.max;
+    pthread_mutex_lock(&x->smu);
+    if (oldest != INT64_MAX) {
+        p99 = p50 = mx = now - oldest;
+    } else if (x->lag_sec.n > 0) {
+        p99 = mlag_pct(&x->lag_sec, 0.99);
+        p50 = mlag_pct(&x->lag_sec, 0.50);
+        mx = x->lag_sec.max;
     } else {
         p99 = p50 = mx = 0; /* idle and caught up */
     }
-    mlag_reset(&s->lag_sec);
-    if (s->kv != NULL) {
+    mlag_reset(&x->lag_sec);
+    bool stats = mono - x->last_stats >= STATS_EVERY_MS;
+    char line[512] = "";
+    if (stats) {
+        x->last_stats = mono;
+        snprintf(line, sizeof line,
+                 "event=mirror_stats applied=%" PRId64 " dead=%" PRId64 " batches=%" PRId64 " db_failures=%" PRId64
+                 " commit_failures=%" PRId64 " lag_p50_ms=%" PRId64 " lag_p99_ms=%" PRId64 " lag_max_ms=%" PRId64
+                 " paused=%d apply_ms=%" PRId64 " sql_ms=%" PRId64 " offset_commit_ms=%" PRId64,
+                 x->applied, x->dead, x->batches, x->db_failures, x->commit_failures, mlag_pct(&x->lag_10s, 0.5),
+                 mlag_pct(&x->lag_10s, 0.99), x->lag_10s.max, npaused, x->apply_us / 1000, x->exec_us / 1000,
+                 x->commit_us / 1000);
+        mlag_reset(&x->lag_10s);
+    }
+    pthread_mutex_unlock(&x->smu);
+    if (stats)
+        sk_info("%s", line);
+    if (x->kv != NULL) {
         /* Redis down: re-check rarely, each check may cost the Redis timeout */
-        if (!kv_up(s->kv) && mono - s->last_kv_check >= 5000) {
-            kv_check(s->kv);
-            s->last_kv_check = mono;
+        if (!kv_up(x->kv) && mono - x->last_kv_check >= 5000) {
+            kv_check(x->kv);
+            x->last_kv_check = mono;
         }
         char v[96];
         snprintf(v, sizeof v, "%" PRId64 " %" PRId64 " %" PRId64 " %" PRId64, p99, p50, mx, now);
-        redisReply *r = kv_cmd(s->kv, "SET skip:mirror:lag %s", v);
+        redisReply *r = kv_cmd(x->kv, "SET skip:mirror:lag %s", v);
         if (r)
             freeReplyObject(r);
     }
-    if (mono - s->last_stats >= STATS_EVERY_MS) {
-        s->last_stats = mono;
-        sk_info("event=mirror_stats applied=%" PRId64 " dead=%" PRId64 " batches=%" PRId64 " db_failures=%" PRId64
-                " commit_failures=%" PRId64 " lag_p50_ms=%" PRId64 " lag_p99_ms=%" PRId64 " lag_max_ms=%" PRId64
-                " paused=%d apply_ms=%" PRId64 " sql_ms=%" PRId64 " offset_commit_ms=%" PRId64,
-                s->applied, s->dead, s->batches, s->db_failures, s->commit_failures, mlag_pct(&s->lag_10s, 0.5),
-                mlag_pct(&s->lag_10s, 0.99), s->lag_10s.max, s->paused, s->apply_us / 1000, s->exec_us / 1000, s->commit_us / 1000);
-        mlag_reset(&s->lag_10s);
-    }
 }
 
-/* ---------- main loop ---------- */
+/* ---------- main loop (poll thread) ---------- */
 
 int mirror_run(const conf *c, volatile sig_atomic_t *stop)
 {
-    static mstate S;
-    mstate *s = &S;
-    s->c = c;
-    s->backoff = BACKOFF_MIN_MS;
-    mlag_reset(&s->lag_sec);
-    mlag_reset(&s->lag_10s);
-    g_state = s;
-    s->kv = c->redis_addr ? kv_create(c->redis_addr, c->redis_timeout_ms) : NULL;
-    s->rk = consumer_new(c);
-    if (s->rk == NULL)
+    static mctx X;
+    mctx *x = &X;
+    x->c = c;
+    pthread_mutex_init(&x->smu, NULL);
+    mlag_reset(&x->lag_sec);
+    mlag_reset(&x->lag_10s);
+    for (int i = 0; i < MIR_WORKERS_MAX; i++) {
+        mworker *w = &x->w[i];
+        w->x = x;
+        w->idx = i;
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->cv, NULL);
+        pthread_cond_init(&w->done_cv, NULL);
+        w->last = rd_kafka_topic_partition_list_new(4);
+    }
+    g_ctx = x;
+    x->kv = c->redis_addr ? kv_create(c->redis_addr, c->redis_timeout_ms) : NULL;
+    x->rk = consumer_new(c);
+    if (x->rk == NULL)
         return 1;
-    if (!db_ensure(s))
-        sk_warn("event=mirror_db_unavailable err=\"%s\" action=retry", s->sqlerr);
-    sk_info("event=mirror_started topic=%s group=%s merchant_db=%s", c->kafka_topic, c->kafka_group, c->merchant_addr);
+    sk_info("event=mirror_started topic=%s group=%s merchant_db=%s workers_max=%d batch=%d queue=%d", c->kafka_topic,
+            c->kafka_group, c->merchant_addr, MIR_WORKERS_MAX, MIR_BATCH, MIR_QUEUE);
     while (!*stop) {
-        report(s);
-        if (s->paused) {
-            /* keep serving the group protocol (heartbeats, rebalances) */
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 50);
-            if (m != NULL) {
-                if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && s->nb < MIR_BATCH) {
-                    s->batch[s->nb++] = m; /* fetched before the pause took effect */
-                } else {
-                    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
-                        rd_kafka_seek(m->rkt, m->partition, m->offset, 1000); /* read it again later */
-                    rd_kafka_message_destroy(m);
-                }
-            }
-            if (s->nb > 0 && sk_mono_ms() >= s->retry_at)
-                flush(s);
-            else if (s->nb == 0)
-                set_paused(s, false);
+        report(x);
+        flow_control(x);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(x->rk, 50);
+        if (m == NULL)
+            continue;
+        if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                sk_warn("event=mirror_consume_error err=\"%s\"", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
             continue;
         }
-        int wait = s->nb > 0 ? 2 : 100;
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, wait);
-        if (m != NULL) {
-            if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                    sk_warn("event=mirror_consume_error err=\"%s\"", rd_kafka_message_errstr(m));
-                rd_kafka_message_destroy(m);
-            } else {
-                if (s->nb == 0)
-                    s->batch_t0 = sk_mono_ms();
-                s->batch[s->nb++] = m;
-            }
-        }
-        if (s->nb > 0 && (s->nb == MIR_BATCH || m == NULL || sk_mono_ms() - s->batch_t0 >= MIR_LINGER_MS))
-            flush(s);
+        dispatch(x, m, stop);
     }
-    sk_info("event=mirror_stopping held=%d", s->nb);
-    if (s->nb > 0 && !flush(s))
-        batch_free(s); /* not committed: re-read after restart */
-    rd_kafka_consumer_close(s->rk);
-    rd_kafka_destroy(s->rk);
-    g_state = NULL;
-    db_drop(s);
-    if (s->kv)
-        kv_destroy(s->kv);
-    sk_info("event=mirror_stopped applied=%" PRId64 " dead=%" PRId64, s->applied, s->dead);
+    int held = 0;
+    for (int i = 0; i < MIR_WORKERS_MAX; i++)
+        held += x->w[i].started ? x->w[i].qn + x->w[i].held : 0;
+    sk_info("event=mirror_stopping held=%d", held);
+    drain_all(x); /* apply + commit what was read (or drop: re-read after restart) */
+    rd_kafka_consumer_close(x->rk);
+    for (int i = 0; i < MIR_WORKERS_MAX; i++) {
+        mworker *w = &x->w[i];
+        if (!w->started)
+            continue;
+        pthread_mutex_lock(&w->mu);
+        w->quit = true;
+        pthread_cond_signal(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->th, NULL);
+        w->started = false;
+    }
+    rd_kafka_destroy(x->rk);
+    g_ctx = NULL;
+    if (x->kv)
+        kv_destroy(x->kv);
+    sk_info("event=mirror_stopped applied=%" PRId64 " dead=%" PRId64, x->applied, x->dead);
     return 0;
 }

@@ -49,6 +49,21 @@ mev_res mev_decode(const char *val, size_t len, const char *key, size_t keylen, 
  */
 bool mev_newer(bool have_stored, int64_t stored_version, int64_t incoming);
 
+/*
+ * Parallel apply (mirror/consumer_io.c): every partition is served by one
+ * worker (own queue, own merchant-store connection), so its events are applied
+ * in offset order; partition p goes to worker p mod nworkers.
+ */
+int mev_slot(int32_t partition, int nworkers);
+
+/*
+ * Flow control of one worker's bounded queue: should its partitions be paused
+ * (no more fetching)? Pause when `queued` reaches `high` or while the merchant
+ * store fails for it (db_failing); resume only at <= `low` and healthy
+ * (hysteresis, so a full queue does not flap pause/resume per message).
+ */
+bool mev_want_pause(bool paused, int queued, int high, int low, bool db_failing);
+
 /* Commit->apply lag samples over a reporting interval (bounded reservoir). */
 #define MLAG_CAP 8192
 typedef struct {

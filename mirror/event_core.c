@@ -86,6 +86,22 @@ bool mev_newer(bool have_stored, int64_t stored_version, int64_t incoming)
     return !have_stored || incoming > stored_version;
 }
 
+int mev_slot(int32_t partition, int nworkers)
+{
+    if (nworkers <= 1 || partition < 0)
+        return 0;
+    return (int)(partition % nworkers);
+}
+
+bool mev_want_pause(bool paused, int queued, int high, int low, bool db_failing)
+{
+    if (db_failing || queued >= high)
+        return true;
+    if (paused)
+        return queued > low;
+    return false;
+}
+
 void mlag_reset(mlag *l)
 {
     l->n = 0;

@@ -283,6 +283,28 @@ START_TEST(lag_percentiles)
 }
 END_TEST
 
+START_TEST(parallel_slot_and_flow_control)
+{
+    ck_assert_int_eq(mev_slot(0, 16), 0);
+    ck_assert_int_eq(mev_slot(3, 16), 3);
+    ck_assert_int_eq(mev_slot(17, 16), 1);
+    ck_assert_int_eq(mev_slot(5, 1), 0);
+    ck_assert_int_eq(mev_slot(-1, 4), 0);
+    /* one partition always maps to the same worker: its order is kept */
+    for (int p = 0; p < 100; p++)
+        ck_assert_int_eq(mev_slot(p, 7), mev_slot(p, 7));
+    /* hysteresis: pause at high, stay paused until low, db failure always pauses */
+    ck_assert(!mev_want_pause(false, 0, 100, 20, false));
+    ck_assert(!mev_want_pause(false, 99, 100, 20, false));
+    ck_assert(mev_want_pause(false, 100, 100, 20, false));
+    ck_assert(mev_want_pause(true, 50, 100, 20, false));
+    ck_assert(mev_want_pause(true, 21, 100, 20, false));
+    ck_assert(!mev_want_pause(true, 20, 100, 20, false));
+    ck_assert(mev_want_pause(false, 0, 100, 20, true));
+    ck_assert(mev_want_pause(true, 0, 100, 20, true));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("mirror");
@@ -297,6 +319,7 @@ int main(void)
     tcase_add_test(tc, decode_bad);
     tcase_add_test(tc, version_guard);
     tcase_add_test(tc, lag_percentiles);
+    tcase_add_test(tc, parallel_slot_and_flow_control);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

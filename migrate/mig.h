@@ -90,6 +90,16 @@ int mig_chunks_find(const mig_chunks *c, const char *key);
  * ("" = to the end). */
 void mig_chunks_range(const mig_chunks *c, int i, const char **lo, const char **hi);
 
+/* Parallel writers of the copy (--writers K / SKIP_RETIRE_WRITERS). */
+#define MIG_DEFAULT_WRITERS 4
+#define MIG_MAX_WRITERS 32
+/* Parse K (1..MIG_MAX_WRITERS). 0 / -1. */
+int mig_parse_writers(const char *s, int *k) SK_WUR;
+/* Slice i (0..k-1) of n rows split into k contiguous parts: [*lo, *hi).
+ * The slices are disjoint, in order, cover 0..n and differ by at most one
+ * row in size (empty when n < k). */
+void mig_split_range(int64_t n, int k, int i, int64_t *lo, int64_t *hi);
+
 /* Number of chunks a table of `rows` rows takes at `chunk` rows each. */
 int64_t mig_plan_chunks(int64_t rows, int chunk);
 /* Seconds left at `rate` rows/s, -1 when unknown. */

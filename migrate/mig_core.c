@@ -5,6 +5,7 @@
  */
 #include "migrate/mig.h"
 
+#include <errno.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,28 @@ void mig_chunks_range(const mig_chunks *c, int i, const char **lo, const char **
 {
     *lo = (i <= 0 || c->n == 0) ? "" : c->upper[i - 1];
     *hi = (c->n == 0 || i >= c->n - 1) ? "" : c->upper[i];
+}
+
+int mig_parse_writers(const char *s, int *k)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v < 1 || v > MIG_MAX_WRITERS)
+        return -1;
+    *k = (int)v;
+    return 0;
+}
+
+void mig_split_range(int64_t n, int k, int i, int64_t *lo, int64_t *hi)
+{
+    if (k < 1 || i < 0 || i >= k || n <= 0) {
+        *lo = *hi = n > 0 ? n : 0;
+        return;
+    }
+    int64_t base = n / k, extra = n % k;
+    *lo = (int64_t)i * base + (i < extra ? i : extra);
+    *hi = *lo + base + (i < extra ? 1 : 0);
 }
 
 int64_t mig_plan_chunks(int64_t rows, int chunk)

@@ -449,6 +449,219 @@ static void reader_stop(reader *rd)
     pthread_cond_destroy(&rd->cv);
 }
 
+/* Several writer connections to T (docs/shrink.md "Parallel writers"): each
+ * chunk's rows are split into K contiguous, disjoint order_no slices, each
+ * written by its own thread/connection as one guarded multi-row upsert. The
+ * chunk is recorded in the state file only after EVERY slice committed, so
+ * the resume point never passes a row that is not in T. The statements are
+ * the same version-guarded upserts as before, so a slice retried after a
+ * deadlock (or re-copied after a crash) is idempotent. */
+#define WRITER_RETRIES 5
+
+typedef struct wpool wpool;
+typedef struct {
+    wpool *p;
+    int idx;
+    MYSQL *my;
+    pthread_t th;
+    mu_buf buf;
+    bool busy, failed;
+    char err[512];
+} writer;
+
+struct wpool {
+    rt *r;
+    int k, started;
+    writer *w;
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    unsigned gen;
+    int pending;
+    bool stop;
+};
+
+static void *writer_main(void *arg)
+{
+    writer *w = arg;
+    wpool *p = w->p;
+    unsigned seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->stop && (p->gen == seen || !w->busy))
+            pthread_cond_wait(&p->go, &p->mu);
+        if (p->stop) {
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+        seen = p->gen;
+        pthread_mutex_unlock(&p->mu);
+        bool failed = false;
+        char err[512] = "";
+        for (int attempt = 0;; attempt++) {
+            if (mysql_real_query(w->my, w->buf.p, w->buf.len) == 0)
+                break;
+            unsigned en = mysql_errno(w->my);
+            /* 1213 deadlock, 1205 lock wait timeout: the statement was rolled
+             * back; the guarded upsert is safe to run again */
+            if ((en == 1213 || en == 1205) && attempt < WRITER_RETRIES) {
+                sleep_ms(10 * (attempt + 1));
+                continue;
+            }
+            snprintf(err, sizeof err, "group %d: insert (writer %d): %s", p->r->j.into, w->idx, mysql_error(w->my));
+            failed = true;
+            break;
+        }
+        pthread_mutex_lock(&p->mu);
+        w->busy = false;
+        w->failed = failed;
+        snprintf(w->err, sizeof w->err, "%s", err);
+        if (--p->pending == 0)
+            pthread_cond_broadcast(&p->done);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+static void wpool_stop(wpool *p)
+{
+    if (p->w == NULL)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->started; i++)
+        pthread_join(p->w[i].th, NULL);
+    for (int i = 0; i < p->k; i++) {
+        if (p->w[i].my)
+            mysql_close(p->w[i].my);
+        mu_buf_free(&p->w[i].buf);
+    }
+    free(p->w);
+    p->w = NULL;
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->go);
+    pthread_cond_destroy(&p->done);
+}
+
+static int wpool_start(wpool *p, rt *r, int k)
+{
+    memset(p, 0, sizeof *p);
+    p->r = r;
+    p->k = k;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->go, NULL);
+    pthread_cond_init(&p->done, NULL);
+    if ((p->w = calloc((size_t)k, sizeof *p->w)) == NULL) {
+        snprintf(r->err, sizeof r->err, "out of memory (writers)");
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->go);
+        pthread_cond_destroy(&p->done);
+        return -1;
+    }
+    for (int i = 0; i < k; i++) {
+        writer *w = &p->w[i];
+        char e[512];
+        w->p = p;
+        w->idx = i;
+        if ((w->my = mu_connect(&r->o->m, r->c, r->j.t_primary, false, COPY_READ_TIMEOUT_MS, e, sizeof e)) == NULL) {
+            snprintf(r->err, sizeof r->err, "group %d primary %s (writer %d): %s", r->j.into, r->j.t_primary, i, e);
+            wpool_stop(p);
+            return -1;
+        }
+        if (pthread_create(&w->th, NULL, writer_main, w) != 0) {
+            snprintf(r->err, sizeof r->err, "cannot start writer thread %d", i);
+            wpool_stop(p);
+            return -1;
+        }
+        p->started++;
+    }
+    return 0;
+}
+
+/* Write the orders of res (freed here) to T on the pool's K connections,
+ * split into K contiguous slices; returns only when every slice has
+ * committed (or failed). Returns the number of rows read (0..), -1 on error.
+ * lastkey gets the order_no of the last row. */
+static int64_t pool_write_orders(wpool *p, MYSQL_RES *res, char *lastkey)
+{
+    rt *r = p->r;
+    my_ulonglong nrows = mysql_num_rows(res);
+    unsigned nf = mysql_num_fields(res);
+    int64_t n = 0;
+    int used = 0;
+    for (int i = 0; i < p->k; i++) {
+        int64_t lo, hi;
+        mig_split_range((int64_t)nrows, p->k, i, &lo, &hi);
+        if (lo >= hi)
+            continue;
+        writer *w = &p->w[i];
+        mu_buf *b = &w->buf;
+        b->len = 0;
+        b->oom = false;
+        mu_buf_str(b, "INSERT INTO orders (" MIG_ORDER_COLS ") VALUES ");
+        int64_t written = 0;
+        mysql_data_seek(res, (my_ulonglong)lo);
+        for (int64_t x = lo; x < hi; x++) {
+            MYSQL_ROW row = mysql_fetch_row(res);
+            if (row == NULL)
+                break;
+            unsigned long *len = mysql_fetch_lengths(res);
+            n++;
+            if (lastkey)
+                snprintf(lastkey, MIG_KEY_LEN + 1, "%s", row[0] ? row[0] : "");
+            if (row[0] && mig_keyset_has(&r->j.skipped_orphans, row[0]))
+                continue;
+            mu_buf_str(b, written++ ? ",(" : "(");
+            for (unsigned c = 0; c < nf; c++) {
+                if (c > 0)
+                    mu_buf_put(b, ",", 1);
+                mu_buf_val(b, w->my, row[c], len[c]);
+            }
+            mu_buf_put(b, ")", 1);
+        }
+        if (written == 0)
+            continue;
+        mu_buf_str(b, mig_orders_upsert_suffix());
+        if (b->oom) {
+            mysql_free_result(res);
+            snprintf(r->err, sizeof r->err, "out of memory building a chunk");
+            return -1;
+        }
+        pthread_mutex_lock(&p->mu);
+        w->busy = true;
+        w->failed = false;
+        p->pending++;
+        p->gen++;
+        pthread_cond_broadcast(&p->go);
+        pthread_mutex_unlock(&p->mu);
+        used++;
+    }
+    mysql_free_result(res);
+    int rc = 0;
+    pthread_mutex_lock(&p->mu);
+    while (p->pending > 0)
+        pthread_cond_wait(&p->done, &p->mu);
+    for (int i = 0; i < p->k; i++)
+        if (p->w[i].failed) {
+            snprintf(r->err, sizeof r->err, "%s", p->w[i].err);
+            p->w[i].failed = false;
+            rc = -1;
+        }
+    pthread_mutex_unlock(&p->mu);
+    (void)used;
+    return rc < 0 ? -1 : n;
+}
+
+/* K = --writers: SKIP_RETIRE_WRITERS (1..MIG_MAX_WRITERS), default MIG_DEFAULT_WRITERS. */
+static int writers_k(void)
+{
+    const char *v = getenv("SKIP_RETIRE_WRITERS");
+    int k = MIG_DEFAULT_WRITERS;
+    if (v && *v && mig_parse_writers(v, &k) != 0)
+        k = MIG_DEFAULT_WRITERS;
+    return k;
+}
+
 static int copy_orders(rt *r, int64_t total)
 {
     int64_t t_start = sk_mono_ms(), done_at_start = r->j.rows_copied;
@@ -468,6 +681,12 @@ static int copy_orders(rt *r, int64_t total)
         snprintf(r->err, sizeof r->err, "cannot start the reader thread");
         return -1;
     }
+    wpool wp;
+    int k = writers_k();
+    if (wpool_start(&wp, r, k) != 0) {
+        reader_stop(&rd);
+        return -1;
+    }
     int rc = 0;
     for (;;) {
         MYSQL_RES *res = NULL;
@@ -476,7 +695,8 @@ static int copy_orders(rt *r, int64_t total)
             break;
         }
         char last[MIG_KEY_LEN + 1] = "";
-        int64_t n = write_rows(r, T_ORDERS, res, last, NULL, 0);
+        /* returns after all K slices committed: only then is the chunk recorded */
+        int64_t n = pool_write_orders(&wp, res, last);
         if (n < 0) {
             rc = -1;
             break;
@@ -505,6 +725,7 @@ static int copy_orders(rt *r, int64_t total)
         }
     }
     reader_stop(&rd);
+    wpool_stop(&wp);
     return rc;
 }
 

@@ -403,6 +403,45 @@ START_TEST(conf_rewrite)
 }
 END_TEST
 
+/* ---------- parallel writers ---------- */
+
+START_TEST(writer_slices)
+{
+    /* every (n, k): slices are contiguous, disjoint, in order, cover 0..n, sizes differ by <= 1 */
+    for (int64_t n = 0; n <= 60; n++)
+        for (int k = 1; k <= 9; k++) {
+            int64_t next = 0, mn = n + 1, mx = -1;
+            for (int i = 0; i < k; i++) {
+                int64_t lo, hi;
+                mig_split_range(n, k, i, &lo, &hi);
+                ck_assert_int_eq(lo, next);
+                ck_assert_int_le(lo, hi);
+                if (hi - lo < mn)
+                    mn = hi - lo;
+                if (hi - lo > mx)
+                    mx = hi - lo;
+                next = hi;
+            }
+            ck_assert_int_eq(next, n);
+            ck_assert_int_le(mx - mn, 1);
+        }
+    int64_t lo, hi;
+    mig_split_range(5000, 4, 3, &lo, &hi);
+    ck_assert_int_eq(lo, 3750);
+    ck_assert_int_eq(hi, 5000);
+    int k = 0;
+    ck_assert_int_eq(mig_parse_writers("4", &k), 0);
+    ck_assert_int_eq(k, 4);
+    ck_assert_int_eq(mig_parse_writers("1", &k), 0);
+    ck_assert_int_eq(mig_parse_writers("32", &k), 0);
+    ck_assert_int_eq(mig_parse_writers("0", &k), -1);
+    ck_assert_int_eq(mig_parse_writers("33", &k), -1);
+    ck_assert_int_eq(mig_parse_writers("4x", &k), -1);
+    ck_assert_int_eq(mig_parse_writers("", &k), -1);
+    ck_assert_int_eq(k, 32);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("migrate");
@@ -420,6 +459,7 @@ int main(void)
     tcase_add_test(t, conf_rewrite);
     tcase_add_test(t, clash_rule);
     tcase_add_test(t, keyset_and_exclusion);
+    tcase_add_test(t, writer_slices);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -19,7 +19,7 @@ static void usage(FILE *f)
         "usage: skipctl group add --id N --primary H:P [--replicas H:P,...] [--weight W] [--ramp 10m]\n"
         "                         [--max-failures N] [COMMON]\n"
         "       skipctl group retire G [--into T] [--dry-run] [--abort] [--drop --yes]\n"
-        "                         [--chunk-rows N] [--throttle-ms MS] [--max-lag S] [--margin MS]\n"
+        "                         [--chunk-rows N] [--writers K] [--throttle-ms MS] [--max-lag S] [--margin MS]\n"
         "                         [--freeze-timeout MS] [COMMON]\n"
         "COMMON: --config FILE ($SKIP_CONFIG)  --daemons URL[,URL...] ($SKIP_URL)\n"
         "        --admin-user U ($SKIP_DB_ADMIN_USER)  --admin-password P ($SKIP_DB_ADMIN_PASSWORD)  --json\n");
@@ -83,6 +83,8 @@ static int cmd_retire(int argc, char **argv)
         else if (strcmp(a, "--into") == 0 && int_arg(v, 1, CONF_MAX_GROUPS, &o.into) == 0)
             i++;
         else if (strcmp(a, "--chunk-rows") == 0 && int_arg(v, 1, 20000, &o.chunk_rows) == 0)
+            i++;
+        else if (strcmp(a, "--writers") == 0 && int_arg(v, 1, MIG_MAX_WRITERS, &o.writers) == 0)
             i++;
         else if (strcmp(a, "--throttle-ms") == 0 && int_arg(v, 0, 60000, &o.throttle_ms) == 0)
             i++;

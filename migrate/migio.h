@@ -91,6 +91,7 @@ typedef struct {
     int group, into;
     bool dry_run, drop, yes, abort;
     int chunk_rows;           /* --chunk-rows, default 5000 */
+    int writers;              /* --writers K (1..MIG_MAX_WRITERS); 0 = $SKIP_RETIRE_WRITERS or the default */
     int throttle_ms;          /* --throttle-ms: sleep between chunks (tests, gentle runs) */
     int max_lag_s;            /* --max-lag, default 2 */
     int margin_ms;            /* --margin: clock-skew safety margin for catch-up, default 5000 */

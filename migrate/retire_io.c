@@ -652,9 +652,11 @@ static int64_t pool_write_orders(wpool *p, MYSQL_RES *res, char *lastkey)
     return rc < 0 ? -1 : n;
 }
 
-/* K = --writers: SKIP_RETIRE_WRITERS (1..MIG_MAX_WRITERS), default MIG_DEFAULT_WRITERS. */
-static int writers_k(void)
+/* K = --writers, else SKIP_RETIRE_WRITERS (1..MIG_MAX_WRITERS), else MIG_DEFAULT_WRITERS. */
+static int writers_k(const mig_retire_opts *o)
 {
+    if (o->writers >= 1 && o->writers <= MIG_MAX_WRITERS)
+        return o->writers;
     const char *v = getenv("SKIP_RETIRE_WRITERS");
     int k = MIG_DEFAULT_WRITERS;
     if (v && *v && mig_parse_writers(v, &k) != 0)
@@ -682,7 +684,7 @@ static int copy_orders(rt *r, int64_t total)
         return -1;
     }
     wpool wp;
-    int k = writers_k();
+    int k = writers_k(r->o);
     if (wpool_start(&wp, r, k) != 0) {
         reader_stop(&rd);
         return -1;

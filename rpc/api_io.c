@@ -400,20 +400,33 @@ static void h_create(app *a, const conf *c, const http_req *rq, http_resp *rs)
     free(v);
 }
 
+/* The order number of a /v1/orders/{no}/... path: parse, route through the
+ * alias map, copy out NUL-terminated. On a bad number replies 400
+ * BAD_ORDER_NO and returns false. */
+static bool path_order(const conf *c, http_resp *rs, const char *no, size_t nolen, char order_no[ONO_LEN + 1],
+                       int *stamped, int *target)
+{
+    const char *why = NULL;
+    sk_status st = route_order(c, no, nolen, stamped, target, &why);
+    if (st != SK_OK) {
+        reply_err(rs, st, "order_no", why, NULL);
+        return false;
+    }
+    memcpy(order_no, no, ONO_LEN);
+    order_no[ONO_LEN] = '\0';
+    return true;
+}
+
 /* ---------- read / update existing orders ---------- */
 
 static void h_get(app *a, const conf *c, const http_req *rq, http_resp *rs, const char *no, size_t nolen)
 {
     int stamped, target;
-    const char *why = NULL, *from = NULL;
+    const char *from = NULL;
     char order_no[ONO_LEN + 1];
-    sk_status st = route_order(c, no, nolen, &stamped, &target, &why);
-    if (st != SK_OK) {
-        reply_err(rs, st, "order_no", why, NULL);
+    if (!path_order(c, rs, no, nolen, order_no, &stamped, &target))
         return;
-    }
-    memcpy(order_no, no, ONO_LEN);
-    order_no[ONO_LEN] = '\0';
+    sk_status st;
     const char *cons = http_query(rq, "consistency");
     bool strong = false;
     if (cons != NULL) {
@@ -445,15 +458,10 @@ static void h_update_locked(app *a, const conf *c, http_resp *rs, const char *or
 static void h_update(app *a, const conf *c, const http_req *rq, http_resp *rs, const char *no, size_t nolen, upd_kind k)
 {
     int stamped, target;
-    const char *why = NULL;
     char order_no[ONO_LEN + 1];
-    sk_status st = route_order(c, no, nolen, &stamped, &target, &why);
-    if (st != SK_OK) {
-        reply_err(rs, st, "order_no", why, NULL);
+    if (!path_order(c, rs, no, nolen, order_no, &stamped, &target))
         return;
-    }
-    memcpy(order_no, no, ONO_LEN);
-    order_no[ONO_LEN] = '\0';
+    sk_status st;
     pay_req pr;
     close_req cr;
     refund_req fr;
@@ -578,15 +586,11 @@ static void h_update_locked(app *a, const conf *c, http_resp *rs, const char *or
 static void h_refund_list(app *a, const conf *c, http_resp *rs, const char *no, size_t nolen)
 {
     int stamped, target;
-    const char *why = NULL, *from = NULL;
+    const char *from = NULL;
     char order_no[ONO_LEN + 1];
-    sk_status st = route_order(c, no, nolen, &stamped, &target, &why);
-    if (st != SK_OK) {
-        reply_err(rs, st, "order_no", why, NULL);
+    if (!path_order(c, rs, no, nolen, order_no, &stamped, &target))
         return;
-    }
-    memcpy(order_no, no, ONO_LEN);
-    order_no[ONO_LEN] = '\0';
+    sk_status st;
     order_t o;
     st = read_order(a, c, target, order_no, false, &o, &from);
     if (st != SK_OK) {

@@ -99,18 +99,23 @@ static void drop_idle(kv *k)
     pthread_mutex_unlock(&k->mu);
 }
 
-static redisReply *run(kv *k, int argc, const char **argv, const size_t *lens, bool force)
+/* A context to run one command on, or NULL (Redis marked down). */
+static redisContext *begin(kv *k, bool force)
 {
     if (!force && !atomic_load(&k->up))
         return NULL;
     redisContext *c = ctx_get(k);
-    if (c == NULL) {
+    if (c == NULL)
         atomic_store(&k->up, false);
-        return NULL;
-    }
-    redisReply *r = redisCommandArgv(c, argc, argv, lens);
+    return c;
+}
+
+/* After one command on c: return the context to the pool (or drop it and
+ * every idle one on an I/O error or timeout, marking Redis down); error
+ * replies become NULL. */
+static redisReply *finish(kv *k, redisContext *c, redisReply *r)
+{
     if (r == NULL) {
-        /* I/O error or timeout: the context is unusable */
         sk_debug("event=redis_command_failed err=\"%s\"", c->errstr);
         ctx_put(k, c, true);
         drop_idle(k);
@@ -126,6 +131,12 @@ static redisReply *run(kv *k, int argc, const char **argv, const size_t *lens, b
     return r;
 }
 
+static redisReply *run(kv *k, int argc, const char **argv, const size_t *lens, bool force)
+{
+    redisContext *c = begin(k, force);
+    return c ? finish(k, c, redisCommandArgv(c, argc, argv, lens)) : NULL;
+}
+
 redisReply *kv_cmdargv(kv *k, int argc, const char **argv, const size_t *lens)
 {
     return run(k, argc, argv, lens, false);
@@ -133,30 +144,14 @@ redisReply *kv_cmdargv(kv *k, int argc, const char **argv, const size_t *lens)
 
 redisReply *kv_cmd(kv *k, const char *fmt, ...)
 {
-    if (!atomic_load(&k->up))
+    redisContext *c = begin(k, false);
+    if (c == NULL)
         return NULL;
-    redisContext *c = ctx_get(k);
-    if (c == NULL) {
-        atomic_store(&k->up, false);
-        return NULL;
-    }
     va_list ap;
     va_start(ap, fmt);
     redisReply *r = redisvCommand(c, fmt, ap);
     va_end(ap);
-    if (r == NULL) {
-        ctx_put(k, c, true);
-        drop_idle(k);
-        atomic_store(&k->up, false);
-        return NULL;
-    }
-    ctx_put(k, c, false);
-    if (r->type == REDIS_REPLY_ERROR) {
-        sk_debug("event=redis_error_reply err=\"%s\"", r->str);
-        freeReplyObject(r);
-        return NULL;
-    }
-    return r;
+    return finish(k, c, r);
 }
 
 bool kv_check(kv *k)

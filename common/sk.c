@@ -92,6 +92,21 @@ size_t sk_strlcpy(char *dst, const char *src, size_t cap)
     return n;
 }
 
+int sk_reserve(char **p, size_t *cap, size_t need, size_t initial)
+{
+    if (need <= *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : initial;
+    while (nc < need)
+        nc *= 2;
+    char *q = realloc(*p, nc);
+    if (q == NULL)
+        return -1;
+    *p = q;
+    *cap = nc;
+    return 0;
+}
+
 int sk_parse_hostport(const char *s, char *host, size_t cap, int *port)
 {
     const char *colon = strrchr(s, ':');

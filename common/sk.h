@@ -74,6 +74,11 @@ void sk_log(sk_log_lvl lvl, const char *fmt, ...) SK_PRINTF(2, 3);
 /* Bounded string copy; always NUL-terminates when cap > 0. Returns strlen(src). */
 size_t sk_strlcpy(char *dst, const char *src, size_t cap);
 
+/* Grow a malloc'd byte buffer *p of *cap bytes so it holds at least need
+ * bytes: doubles from `initial`. Returns 0, or -1 on out of memory (the old
+ * buffer is kept). The one growth rule for the project's text buffers. */
+int sk_reserve(char **p, size_t *cap, size_t need, size_t initial) SK_WUR;
+
 /* Parse "host:port" into host (cap bytes) and port. Returns 0 or -1. */
 int sk_parse_hostport(const char *s, char *host, size_t cap, int *port) SK_WUR;
 

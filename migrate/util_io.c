@@ -358,17 +358,9 @@ void mu_buf_put(mu_buf *b, const char *s, size_t n)
 {
     if (b->oom)
         return;
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 65536;
-        while (nc < b->len + n + 1)
-            nc *= 2;
-        char *q = realloc(b->p, nc);
-        if (q == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = q;
-        b->cap = nc;
+    if (sk_reserve(&b->p, &b->cap, b->len + n + 1, 65536) != 0) {
+        b->oom = true;
+        return;
     }
     memcpy(b->p + b->len, s, n);
     b->len += n;
@@ -390,19 +382,9 @@ void mu_buf_val(mu_buf *b, MYSQL *my, const char *v, unsigned long len)
         return;
     /* worst case every byte escapes to two, plus quotes */
     size_t need = 2 * (size_t)len + 3;
-    if (b->len + need + 1 > b->cap)
-        mu_buf_put(b, "", 0), (void)0;
-    if (b->len + need + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 65536;
-        while (nc < b->len + need + 1)
-            nc *= 2;
-        char *q = realloc(b->p, nc);
-        if (q == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = q;
-        b->cap = nc;
+    if (sk_reserve(&b->p, &b->cap, b->len + need + 1, 65536) != 0) {
+        b->oom = true;
+        return;
     }
     b->p[b->len++] = '\'';
     b->len += mysql_real_escape_string(my, b->p + b->len, v, len);

@@ -93,16 +93,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 rb->buf = NULL;
                 rb->len = rb->cap = 0;
             } else {
-                if (need + 1 > rb->cap) {
-                    size_t cap = rb->cap ? rb->cap * 2 : 1024;
-                    while (cap < need + 1)
-                        cap *= 2;
-                    char *nb = realloc(rb->buf, cap);
-                    if (nb == NULL)
-                        return MHD_NO;
-                    rb->buf = nb;
-                    rb->cap = cap;
-                }
+                if (sk_reserve(&rb->buf, &rb->cap, need + 1, 1024) != 0)
+                    return MHD_NO;
                 memcpy(rb->buf + rb->len, upload_data, *upload_data_size);
                 rb->len += *upload_data_size;
             }

@@ -8,7 +8,7 @@
 #define BENCH_DIRECT_H
 
 #include "config/conf.h"
-#include "rpc/loadgen.h"
+#include "bench/loadgen.h"
 
 typedef struct bench_direct bench_direct;
 

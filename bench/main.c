@@ -3,13 +3,17 @@
  *
  *   skipbench --url URL --duration S --concurrency C [--rate R]
  *             --mix create|read|pay|mixed [--merchants N] [--json FILE]
- *             [--baseline] [--config FILE] [--timeout MS] [--token T]
+ *             [--baseline] [--config FILE] [--timeout MS] [--token T] [--terminals-ab]
  *
  * Closed loop by default (C threads, one keep-alive connection each); open
- * loop with --rate (see rpc/loadgen.h). --baseline then runs the same create
+ * loop with --rate (see bench/loadgen.h). --baseline then runs the same create
  * transaction straight against the group primaries from the config (same
  * duration and concurrency, same load shape) and reports daemon/direct
- * ratios. Human summary on stdout; JSON to --json FILE ("-" = stdout).
+ * ratios. Creates are a cashier's from ACTIVE terminals (bench/loadgen.h), so
+ * terminals.enforce is exercised; --terminals-ab alternates each second
+ * between those and the same creates by the admin key (which no terminal
+ * rule applies to) and reports the enforced/not-enforced throughput ratio of
+ * the one run. Human summary on stdout; JSON to --json FILE ("-" = stdout).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -18,24 +22,25 @@
 #include <time.h>
 #include <unistd.h>
 #include "bench/direct.h"
+#include "common/help.h"
 #include "bench/hist.h"
+#include "client/httpc.h"
 #include "config/conf.h"
 #include "dal/dal.h"
-#include "rpc/loadgen.h"
+#include "bench/loadgen.h"
 
+/* --help: the man-style text (bench/help.c) on stdout; a usage error: its
+ * SYNOPSIS on stderr (the caller exits 2). */
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: skipbench --url URL --duration S --concurrency C [--rate R]\n"
-            "                 --mix create|read|pay|mixed [--merchants N] [--json FILE]\n"
-            "                 [--baseline] [--config FILE] [--timeout MS] [--token TOKEN]\n"
-            "  --url          daemon base URL (default $SKIP_URL)\n"
-            "  --rate R       open loop at R requests/s (latency from the intended send time);\n"
-            "                 without it: closed loop, C connections sending back to back\n"
-            "  --baseline     also run the create transaction straight against the group\n"
-            "                 primaries of --config (default $SKIP_CONFIG), same duration and\n"
-            "                 concurrency; the JSON gets daemon, direct, ratio_throughput, ratio_p99\n"
-            "  --timeout MS   per request (default 5000)\n");
+    char syn[1024];
+    if (f == stdout) {
+        (void)help_show(skipbench_help);
+        return;
+    }
+    if (help_section(skipbench_help, "SYNOPSIS", syn, sizeof syn) > 0)
+        fprintf(f, "usage:\n%s\n", syn);
+    fprintf(f, "Try 'skipbench --help' for more information.\n");
 }
 
 static void print_result(const char *name, const lg_result *r, const rep_groups *g, double dur)
@@ -66,7 +71,8 @@ int main(int argc, char **argv)
     const char *token = getenv("SKIP_API_TOKEN"), *mix_s = "create";
     int duration = 10, concurrency = 16, merchants = 100, timeout_ms = 5000;
     double rate = 0;
-    int baseline = 0;
+    int baseline = 0, ab = 0;
+    const char *ca = getenv("SKIP_CA"), *cert = getenv("SKIP_CLIENT_CERT"), *ckey = getenv("SKIP_CLIENT_KEY");
     static const struct option opts[] = {
         {"url", required_argument, NULL, 'u'},       {"duration", required_argument, NULL, 'd'},
         {"concurrency", required_argument, NULL, 'c'}, {"rate", required_argument, NULL, 'r'},
@@ -74,6 +80,9 @@ int main(int argc, char **argv)
         {"json", required_argument, NULL, 'j'},      {"baseline", no_argument, NULL, 'b'},
         {"config", required_argument, NULL, 'f'},    {"timeout", required_argument, NULL, 't'},
         {"token", required_argument, NULL, 'k'},     {"help", no_argument, NULL, 'h'},
+        {"terminals-ab", no_argument, NULL, 'A'},
+        {"ca", required_argument, NULL, 'C'},        {"cert", required_argument, NULL, 'E'},
+        {"key", required_argument, NULL, 'K'},
         {NULL, 0, NULL, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -89,16 +98,28 @@ int main(int argc, char **argv)
         case 'f': cfg_path = optarg; break;
         case 't': timeout_ms = atoi(optarg); break;
         case 'k': token = optarg; break;
+        case 'A': ab = 1; break;
+        case 'C': ca = optarg; break;
+        case 'E': cert = optarg; break;
+        case 'K': ckey = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
     int mix = lg_mix_parse(mix_s);
     if (url == NULL || mix < 0 || duration < 1 || duration > 86400 || concurrency < 1 || concurrency > 4096 ||
-        merchants < 1 || rate < 0 || timeout_ms < 100 || timeout_ms > 20000) {
+        merchants < 1 || rate < 0 || timeout_ms < 100 || timeout_ms > 20000 || (ab && mix != LG_CREATE)) {
         fprintf(stderr, "skipbench: bad arguments%s\n", url == NULL ? " (no --url and no $SKIP_URL)" : "");
         usage(stderr);
         return 2;
+    }
+    if (strncmp(url, "https://", 8) == 0) {
+        /* https: the server verified against --ca ($SKIP_CA), mTLS with --cert/--key */
+        char terr[512];
+        if (httpc_tls_setup(ca, cert, ckey, terr, sizeof terr) != 0) {
+            fprintf(stderr, "skipbench: TLS: %s\n", terr);
+            return 2;
+        }
     }
     conf *cfg = NULL;
     if (baseline) {
@@ -128,6 +149,7 @@ int main(int argc, char **argv)
         conf_free(cfg);
         return 1;
     }
+    lg_http_set_ab(h, ab);
     bool tty = isatty(2);
     lg_opts o = {.duration_s = duration, .concurrency = concurrency, .rate = rate, .timeout_ms = timeout_ms,
                  .progress = tty, .groups = &groups, .ops = lg_http_ops(h)};
@@ -141,8 +163,17 @@ int main(int argc, char **argv)
         conf_free(cfg);
         return 1;
     }
+    int64_t ab_ok[2], ab_failed[2];
+    lg_http_ab_counts(h, ab_ok, ab_failed);
     lg_http_free(h);
     print_result("daemon", &dr, &groups, duration);
+    /* each arm had every other second of the run, the enforced one first */
+    double secs[2] = {(double)((duration + 1) / 2), (double)(duration / 2)};
+    double rate_on = (double)ab_ok[0] / secs[0], rate_off = secs[1] > 0 ? (double)ab_ok[1] / secs[1] : 0;
+    if (ab)
+        printf("terminals A/B: enforced %.1f ok/s (%lld failed), not enforced %.1f ok/s (%lld failed), "
+               "ratio %.3f\n", rate_on, (long long)ab_failed[0], rate_off, (long long)ab_failed[1],
+               rate_off > 0 ? rate_on / rate_off : 0);
 
     bench_direct *bd = NULL;
     if (baseline) {
@@ -174,6 +205,11 @@ int main(int argc, char **argv)
     json_object_set_new(j, "rate", rate > 0 ? json_real(rate) : json_null());
     json_object_set_new(j, "duration_s", json_integer(duration));
     json_object_set_new(j, "daemon", lg_result_json(&dr, &groups, duration));
+    if (ab)
+        json_object_set_new(j, "terminals_ab",
+                            json_pack("{s:f,s:f,s:I,s:I,s:f}", "enforced_per_s", rate_on, "not_enforced_per_s",
+                                      rate_off, "enforced_failed", (json_int_t)ab_failed[0], "not_enforced_failed",
+                                      (json_int_t)ab_failed[1], "ratio", rate_off > 0 ? rate_on / rate_off : 0.0));
     if (baseline) {
         json_t *dj = json_object_get(j, "daemon");
         json_t *xj = lg_result_json(&xr, &groups, duration);

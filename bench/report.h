@@ -64,7 +64,8 @@ void rep_sec_close(rep_sec *s);
 typedef struct {
     /* identity */
     char title[160];
-    char mode[16];             /* drill: fence|stop|kill|readonly; "" for a plain run */
+    char mode[16];             /* drill: fence|stop|kill|readonly|partition|daemon-kill; "" for a plain run */
+    char fault_target[16];     /* what a non-group fault hit ("daemon1"); "" for group faults */
     int fault_groups[REP_MAX_GROUPS];
     int nfault_groups;
     double fault_at_s, recover_at_s;   /* seconds since start; < 0 = not happened */

@@ -1,13 +1,33 @@
-/* common/sk.c — status names, clocks, logging, small string helpers. */
+/* common/sk.c — status names, clocks, sleeping, logging, small string helpers. */
 #include "common/sk.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
-sk_log_lvl sk_log_level = SK_LOG_INFO;
+#include "common/civil.h"
+
+static _Atomic int log_level = SK_LOG_INFO;
+
+sk_log_lvl sk_log_get_level(void) { return (sk_log_lvl)atomic_load_explicit(&log_level, memory_order_relaxed); }
+void sk_log_set_level(sk_log_lvl lvl) { atomic_store_explicit(&log_level, (int)lvl, memory_order_relaxed); }
+
+void sk_log_set_level_name(const char *s)
+{
+    sk_log_lvl l = SK_LOG_INFO;
+    if (s != NULL && strcmp(s, "debug") == 0)
+        l = SK_LOG_DEBUG;
+    else if (s != NULL && strcmp(s, "warn") == 0)
+        l = SK_LOG_WARN;
+    else if (s != NULL && strcmp(s, "error") == 0)
+        l = SK_LOG_ERROR;
+    sk_log_set_level(l);
+}
 
 static const char *const status_names[SK_STATUS_MAX] = {
     [SK_OK] = "SK_OK",
@@ -16,7 +36,15 @@ static const char *const status_names[SK_STATUS_MAX] = {
     [SK_EUNKNOWN_FIELD] = "SK_EUNKNOWN_FIELD",
     [SK_EBAD_ORDER_NO] = "SK_EBAD_ORDER_NO",
     [SK_EUNAUTHENTICATED] = "SK_EUNAUTHENTICATED",
+    [SK_ESIGNATURE_INVALID] = "SK_ESIGNATURE_INVALID",
+    [SK_EREQUEST_EXPIRED] = "SK_EREQUEST_EXPIRED",
+    [SK_EREPLAYED] = "SK_EREPLAYED",
     [SK_EFORBIDDEN] = "SK_EFORBIDDEN",
+    [SK_ETERMINAL_NOT_ACTIVE] = "SK_ETERMINAL_NOT_ACTIVE",
+    [SK_ETERMINAL_BLOCKED] = "SK_ETERMINAL_BLOCKED",
+    [SK_ETERMINAL_MISMATCH] = "SK_ETERMINAL_MISMATCH",
+    [SK_EACTIVATION_FAILED] = "SK_EACTIVATION_FAILED",
+    [SK_EREFUND_NOT_ALLOWED] = "SK_EREFUND_NOT_ALLOWED",
     [SK_ENOT_FOUND] = "SK_ENOT_FOUND",
     [SK_EMETHOD] = "SK_EMETHOD",
     [SK_EDUPLICATE] = "SK_EDUPLICATE",
@@ -38,6 +66,8 @@ static const char *const status_names[SK_STATUS_MAX] = {
     [SK_EDUPKEY] = "SK_EDUPKEY",
     [SK_ENOMEM] = "SK_ENOMEM",
     [SK_EINTERNAL] = "SK_EINTERNAL",
+    [SK_EHELD] = "SK_EHELD",
+    [SK_EUNAVAILABLE] = "SK_EUNAVAILABLE",
 };
 
 const char *sk_status_name(sk_status s)
@@ -58,19 +88,23 @@ int64_t sk_now_ms(void) { return clock_ns(CLOCK_REALTIME) / 1000000LL; }
 int64_t sk_mono_ms(void) { return clock_ns(CLOCK_MONOTONIC) / 1000000LL; }
 int64_t sk_mono_us(void) { return clock_ns(CLOCK_MONOTONIC) / 1000LL; }
 
+void sk_sleep_ms(int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
 void sk_log(sk_log_lvl lvl, const char *fmt, ...)
 {
     static const char *const names[] = {"debug", "info", "warn", "error"};
-    if (lvl < sk_log_level)
+    if (lvl < sk_log_get_level())
         return;
-    char line[2048];
-    int64_t now = sk_now_ms();
-    time_t s = (time_t)(now / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    int n = snprintf(line, sizeof line, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ level=%s ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (int)(now % 1000), names[lvl]);
+    char line[2048], ts[SK_TIME_BUF];
+    sk_fmt_time(sk_now_ms(), 'T', true, ts);
+    int n = snprintf(line, sizeof line, "ts=%s level=%s ", ts, names[lvl]);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
@@ -107,6 +141,53 @@ int sk_reserve(char **p, size_t *cap, size_t need, size_t initial)
     return 0;
 }
 
+void sk_buf_put(sk_buf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (sk_reserve(&b->p, &b->cap, b->len + n + 1, 1024) != 0) {
+        b->oom = true;
+        return;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void sk_buf_str(sk_buf *b, const char *s) { sk_buf_put(b, s, strlen(s)); }
+
+void sk_buf_fmt(sk_buf *b, const char *fmt, ...)
+{
+    if (b->oom)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || sk_reserve(&b->p, &b->cap, b->len + (size_t)n + 1, 1024) != 0) {
+        b->oom = true;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void sk_buf_reset(sk_buf *b)
+{
+    b->len = 0;
+    b->oom = false;
+    if (b->p)
+        b->p[0] = '\0';
+}
+
+void sk_buf_free(sk_buf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
 int sk_parse_hostport(const char *s, char *host, size_t cap, int *port)
 {
     const char *colon = strrchr(s, ':');
@@ -123,4 +204,22 @@ int sk_parse_hostport(const char *s, char *host, size_t cap, int *port)
     host[hl] = '\0';
     *port = (int)p;
     return 0;
+}
+
+long sk_raise_nofile(long want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return -1;
+    if (rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur >= want)
+        return (long)rl.rlim_cur;
+    if (rl.rlim_max != RLIM_INFINITY && (long)rl.rlim_max < want) {
+        struct rlimit up = {(rlim_t)want, (rlim_t)want};
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)  /* root (CAP_SYS_RESOURCE) only */
+            return want;
+    }
+    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && (long)rl.rlim_max < want ? rl.rlim_max : (rlim_t)want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return -1;
+    return (long)rl.rlim_cur;
 }

@@ -20,6 +20,7 @@
 #define CONF_MAX_GROUPS 99
 #define CONF_MAX_REPLICAS 8
 #define CONF_ERR_MAX 512
+#define CONF_STRMAP_KEY_MAX 128        /* longest key of a string mapping */
 
 typedef enum {
     GROUP_ACTIVE = 0, /* takes new orders (unless SKIPPED at runtime) */
@@ -33,6 +34,28 @@ typedef enum {
 /* "ACTIVE", "SKIPPED", ... */
 const char *conf_group_state_name(group_state s);
 
+/* Longest file path accepted in a path key (TLS files, password files), incl. NUL. */
+#define CONF_PATH_MAX 1024
+
+/*
+ * TLS to one backend (db.tls, merchant_db.tls, redis.tls). Loaded values:
+ * enabled is 0/1 (absent: 1 when ca, cert or key is set, else 0); strings
+ * are "" or absolute paths; verify_server_cert is 0/1 (default 1, which needs
+ * ca: the server certificate is checked against that pinned CA only, and its
+ * name against the host of the address, or server_name). cert and key come
+ * as a pair. With enabled = 1 a connection is TLS or fails: no fallback to
+ * plaintext.
+ */
+typedef struct conf_tls {
+    int enabled;
+    char *ca;                      /* PEM CA bundle the server must chain to */
+    char *cert;                    /* client certificate chain (PEM), "" = none */
+    char *key;                     /* its private key (PEM, mode 0600 or stricter) */
+    int verify_server_cert;
+    char *server_name;             /* redis.tls only: name to check and send (SNI); "" = host of addr */
+    int line;                      /* line of the tls: key, 0 = section absent */
+} conf_tls;
+
 typedef struct conf_group {
     int id;                        /* 1..99 */
     char *primary;                 /* "host:port"; NULL for a retired group */
@@ -44,19 +67,45 @@ typedef struct conf_group {
     int line;                      /* line in the file, for messages */
 } conf_group;
 
+/*
+ * A mapping of strings to strings written in the config (e.g. librdkafka
+ * properties, kafka.producer / kafka.consumer), in file order, keys unique.
+ * Keys are [A-Za-z0-9._-]{1,128}; values any scalar's text (`linger.ms: 5`
+ * and `linger.ms: "5"` are both "5"). Owned by the conf.
+ */
+typedef struct conf_kv {
+    char *key;
+    char *val;
+    int line;                      /* line of the key in the file, for messages */
+} conf_kv;
+
+typedef struct conf_strmap {
+    conf_kv *kv;                   /* n entries; NULL when n == 0 */
+    int n;
+} conf_strmap;
+
+/* The value of `key` in m, or NULL when absent. */
+const char *conf_strmap_get(const conf_strmap *m, const char *key);
+
 typedef struct conf {
     char *path;                    /* file it was loaded from */
 
     int node_id;                   /* 0..999, stamped into order numbers */
-    char *listen;                  /* "host:port" of the HTTP API */
-    char *admin_token;             /* bearer token for admin routes; "" = auth off */
-    char *api_token;               /* bearer token for cashier routes; "" = auth off */
+    char *listen;                  /* "host:port" of the plain HTTP API; "" = none (then listen_tls) */
+    char *listen_tls;              /* "host:port" of the HTTPS API; "" = none */
+    char *tls_cert;                /* PEM certificate chain for listen_tls (absolute path) */
+    char *tls_key;                 /* PEM private key, mode 0600 (checked by conf_load) */
+    char *tls_client_ca;           /* PEM CA: clients must present a certificate it signed; "" = none */
+    char *auth_mode;               /* "on" (default) | "off" (only when written; warned) */
+    char *auth_keys_file;          /* caller keys (auth/auth.h); required when auth is on */
     char *log_level;               /* debug|info|warn|error */
 
     /* db: the application account used on every group */
     char *db_name;
     char *db_user;
-    char *db_password;
+    char *db_password;             /* from db.password or the file db.password_file */
+    char *db_password_file;        /* "" or an absolute path (0600); read by conf_load */
+    conf_tls db_tls;
     int db_connect_timeout_ms;     /* 100..10000, default 1000 */
     int db_read_timeout_ms;        /* 100..10000, default 1000 */
     int db_write_timeout_ms;       /* 100..10000, default 1000 */
@@ -79,8 +128,20 @@ typedef struct conf {
     int default_expire_s;          /* 30..86400, default 300 */
     int sweep_interval_ms;         /* expiry sweeper, 100..60000, default 1000 */
 
+    /* http: the edge (rpc/http.h); all need a restart */
+    int http_io_threads;           /* event loops, 1..64, default 2 */
+    int http_workers;              /* handler threads, 1..1024, default 64 */
+    int http_max_connections;      /* 16..1048576, default 16384 */
+    int http_header_timeout_ms;    /* 100..600000, default 10000 */
+    int http_body_timeout_ms;      /* 100..600000, default 10000 */
+    int http_idle_timeout_ms;      /* 100..3600000, default 120000 */
+
     /* redis */
     char *redis_addr;              /* "host:port" */
+    char *redis_username;          /* ACL user for AUTH; "" = the default user */
+    char *redis_password;          /* "" = no AUTH; or read from redis.password_file */
+    char *redis_password_file;
+    conf_tls redis_tls;
     int redis_timeout_ms;          /* 10..5000, default 200 */
     int node_lease_s;              /* 3..600, default 15 */
 
@@ -90,26 +151,86 @@ typedef struct conf {
     char *kafka_group;             /* consumer group of skipstore-mirror */
     int relay_batch;               /* 1..10000, default 500 */
     int relay_interval_ms;         /* 1..10000, default 20 */
+    /* librdkafka properties passed through unchanged (0..64 each): the relay's
+     * producers get kafka_producer, the mirror's consumer kafka_consumer, both
+     * applied after skipstore's own defaults. What the product relies on is
+     * refused at load (acks=all and enable.idempotence for the relay; manual
+     * offset commits and reading from the start for the mirror; brokers and
+     * group id from their own keys) — see kafka_rules in conf.c. */
+    conf_strmap kafka_producer;
+    conf_strmap kafka_consumer;
+    /* the event HMAC key (auth/evsig.h): files 0600, read by conf_load_files
+     * into the *_key strings ("" = not set). Required by skipstored and
+     * skipstore-mirror while auth.mode is on; previous = the key being
+     * retired (accepted by the mirror, never used to sign). */
+    char *kafka_event_key_file;
+    char *kafka_event_key_prev_file;
+    char *kafka_event_key;
+    char *kafka_event_key_prev;
+
+    /* terminals (spec §11; terminal/) */
+    int terminals_enforce;         /* 1: cashier creates need an ACTIVE terminal (default true) */
+    int terminals_refresh_ms;      /* registry re-read period, 50..1000, default 500 */
+    int terminals_full_refresh_s;  /* whole-registry re-read period, 5..3600, default 60 */
+    int terminals_code_ttl_s;      /* activation code lifetime, 60..604800, default 86400 */
+    int terminals_max;             /* registry entries held in memory, 1000..10000000, default 1000000 */
+
+    /* refunds (spec §11) */
+    char *refunds_timezone;        /* merchant-local day of the cashier rule, default Asia/Shanghai */
+    int refunds_timezone_line;     /* for "FILE:LINE: unknown time zone" */
+    int refunds_max_age_days;      /* backoffice refunds, 1..3650, default 365 */
+    /* refunds.timezone loaded (common/tz.h) by conf_load; NULL from
+     * conf_load_string (no I/O there): callers treat NULL as UTC */
+    struct tz_zone *refunds_tz;
+
+    /* audit trail (audit/) */
+    int audit_queue_max;           /* events waiting for the merchant store, 100..1000000, default 10000 */
 
     /* merchant store */
     char *merchant_addr;           /* "host:port" */
     char *merchant_db_name;
     char *merchant_user;
-    char *merchant_password;
+    char *merchant_password;       /* default: db's (also when db's comes from a file) */
+    char *merchant_password_file;
+    conf_tls merchant_tls;         /* default (section absent): a copy of db.tls */
 
     conf_group groups[CONF_MAX_GROUPS];
     int ngroups;
 } conf;
 
 /*
- * Load and validate FILE. On success returns an owned conf (free with
+ * Load and validate FILE, and load the zone of refunds.timezone (an unknown
+ * zone is an error at that key's line). On success returns an owned conf (free with
  * conf_free). On failure returns NULL and writes "FILE:LINE: message" into
  * err (errcap bytes).
+ *
+ * After the pure phases, conf_load reads the secret files the config names
+ * (conf_load_files): each *.password_file into its password (one trailing
+ * newline dropped), and checks that every tls ca/cert/key file can be read
+ * and that private keys and password files are not readable by group or
+ * others (mode 0600 or stricter), else it fails naming the key and file.
+ *
+ * It also checks the edge's files: tls.cert and tls.client_ca readable,
+ * tls.key readable and not accessible by group or others.
  */
 conf *conf_load(const char *path, char *err, size_t errcap) SK_WUR;
 
-/* Same, from a string already in memory; `name` is used in messages. */
+/* Same, from a string already in memory; `name` is used in messages. Pure:
+ * password files are not read (the passwords they would fill stay as the
+ * text says, "" by default); conf_load_files does that. */
 conf *conf_load_string(const char *name, const char *text, size_t len, char *err, size_t errcap) SK_WUR;
+
+/* The I/O phase of conf_load on a conf from conf_load_string: 0, or -1 with
+ * "NAME: key: message" in err. */
+int conf_load_files(conf *c, char *err, size_t errcap) SK_WUR;
+
+/*
+ * The event key rule (auth/evsig.h), for skipstored and skipstore-mirror
+ * after conf_load: while auth.mode is on, kafka.event_key_file is required;
+ * every event key set (current, previous) is at least 32 bytes and the two
+ * differ. 0, or -1 with the reason in err.
+ */
+int conf_event_key_check(const conf *c, char *err, size_t errcap) SK_WUR;
 
 void conf_free(conf *c);
 
@@ -122,6 +243,16 @@ const conf_group *conf_group_by_id(const conf *c, int id);
  * Returns the target group id, or -1 for an unknown group / broken chain.
  */
 int conf_route_group(const conf *c, int group_id);
+
+/*
+ * The stamped group ids whose orders live in group g now: g itself and every
+ * configured group that conf_route_group() maps to g (retired groups aliased
+ * to it). At most CONF_MAX_GROUPS ids into ids[]; returns how many (>= 1).
+ * A group's expiry sweeper closes only orders stamped with one of these, so
+ * copies of another group's orders (a shrink copying them in) are left to
+ * the group that owns them.
+ */
+int conf_routed_ids(const conf *c, int g, int ids[CONF_MAX_GROUPS]);
 
 /*
  * Default shrink target for retiring `retired` when the groups that remain

@@ -1,7 +1,7 @@
 /*
  * ctl/cmd_audit.c — `skipctl audit [--fix] [--settle MS] [--json]`: every
  * order exactly once, mirror matches groups, orphans of unknown-outcome
- * inserts (closed through the daemon with --fix). Work in migrate/audit_io.c.
+ * inserts (closed through the daemon with --fix). Work in migrate/audit.c.
  * Exit: 0 clean, 1 problems found (or the scan failed), 2 usage.
  */
 #include <stdio.h>

@@ -2,17 +2,22 @@
  * ctl/cmd_drill.c — `skipctl drill`: a fault or fence drill under open-loop
  * create load, with a per-second report (JSON + SVG) and one summary line.
  *
- *   skipctl drill --groups G[,G...] --mode fence|stop|kill|readonly
+ *   skipctl drill --groups G[,G...] --mode fence|stop|kill|readonly|partition
  *                 --at S --for S --duration S --rate R --out DIR
- *                 [--url URL] [--dev PATH] [--token T] [--concurrency C] [--timeout MS]
+ *                 [--url URL] [--dev PATH] [--key ID] [--concurrency C] [--timeout MS]
+ *   skipctl drill --mode daemon-kill [--daemon N] --at S --for S ... (no --groups)
  *
  * At --at seconds the fault is injected on every listed group (fence: the
- * API, safe in production; stop/kill/readonly: `./dev fault gN ...`, local
- * cluster only); --for seconds after the injection started it is recovered
- * (unfence / cont / start / writable). Injection runs on its own thread so
- * the once-a-second /v1/groups poll and the load never wait for it. The
- * fault is always recovered before the command exits, even when --duration
- * ends first.
+ * API, safe in production; stop/kill/readonly/partition: `./dev fault gN ...`,
+ * local cluster only; partition drops every packet to and from the primary, so
+ * the daemon's connections go silent instead of failing); --for seconds after the
+ * injection started it is recovered (unfence / cont / start / writable / heal).
+ * daemon-kill SIGKILLs one skipstored behind the balancer (`./dev fault daemonN
+ * kill`, then `start`, which returns once the balancer calls the daemon UP
+ * again): the load goes through --url, the balancer, and must not lose a create.
+ * Injection runs on its own thread so the once-a-second /v1/groups poll and the
+ * load never wait for it. The fault is always recovered before the command
+ * exits, even when --duration ends first.
  *
  * Writes DIR/report.json, DIR/report.svg and DIR/orders.txt (every
  * acknowledged order number, one a line). Exit 0 when the drill ran (the
@@ -34,14 +39,15 @@
 #include "bench/report.h"
 #include "ctl/api.h"
 #include "ctl/ctl.h"
-#include "rpc/httpc.h"
-#include "rpc/loadgen.h"
+#include "client/httpc.h"
+#include "bench/loadgen.h"
 
 #define FAULT_CMD_TIMEOUT_MS 60000
 
 typedef struct {
     /* options */
     const char *url, *token, *dev, *mode;
+    int daemon;              /* daemon-kill: which ./dev daemon (1..9) */
     int fgroups[REP_MAX_GROUPS];
     int nfg;
     double at, for_s;
@@ -74,11 +80,14 @@ static void add_error(drill *d, const char *fmt, const char *a, int g, const cha
     fprintf(stderr, "\n");
 }
 
-/* Run PATH fault gN ACTION with a timeout; 0 on exit status 0. */
-static int run_dev(drill *d, int g, const char *action)
+static bool daemon_mode(const drill *d)
 {
-    char target[8];
-    snprintf(target, sizeof target, "g%d", g);
+    return strcmp(d->mode, "daemon-kill") == 0;
+}
+
+/* Run PATH fault TARGET ACTION with a timeout; 0 on exit status 0. */
+static int run_dev(drill *d, const char *target, const char *action)
+{
     pid_t pid = fork();
     if (pid < 0)
         return -1;
@@ -121,8 +130,9 @@ static int fence_api(drill *d, int g, bool fence)
 static const char *recover_action(const char *mode)
 {
     if (strcmp(mode, "stop") == 0) return "cont";
-    if (strcmp(mode, "kill") == 0) return "start";
+    if (strcmp(mode, "kill") == 0 || strcmp(mode, "daemon-kill") == 0) return "start";
     if (strcmp(mode, "readonly") == 0) return "writable";
+    if (strcmp(mode, "partition") == 0) return "heal";
     return "unfence";
 }
 
@@ -134,9 +144,17 @@ static double now_s(const drill *d)
 static void do_fault(drill *d, bool recover)
 {
     bool fence = strcmp(d->mode, "fence") == 0;
+    char target[16];
+    if (daemon_mode(d)) {
+        snprintf(target, sizeof target, "daemon%d", d->daemon);
+        if (run_dev(d, target, recover ? "start" : "kill") != 0)
+            add_error(d, "drill: %s fault daemon%d %s failed", d->dev, d->daemon, recover ? "start" : "kill");
+        return;
+    }
     for (int i = 0; i < d->nfg; i++) {
         int g = d->fgroups[i];
-        int rc = fence ? fence_api(d, g, !recover) : run_dev(d, g, recover ? recover_action(d->mode) : d->mode);
+        snprintf(target, sizeof target, "g%d", g);
+        int rc = fence ? fence_api(d, g, !recover) : run_dev(d, target, recover ? recover_action(d->mode) : d->mode);
         if (rc != 0 && !fence)
             add_error(d, "drill: %s fault g%d %s failed", d->dev, g, recover ? recover_action(d->mode) : d->mode);
     }
@@ -227,9 +245,12 @@ static int parse_groups(const char *s, int *out, int *n)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: skipctl drill --groups G[,G...] --mode fence|stop|kill|readonly --at S --for S\n"
-               "                     --duration S --rate R --out DIR [--url URL] [--dev PATH] [--token T]\n"
-               "                     [--concurrency C] [--timeout MS]\n");
+    fprintf(f, "usage: skipctl drill --groups G[,G...] --mode fence|stop|kill|readonly|partition --at S --for S\n"
+               "                     --duration S --rate R --out DIR [--url URL] [--dev PATH] [--key ID]\n"
+               "                     [--concurrency C] [--timeout MS]\n"
+               "       skipctl drill --mode daemon-kill [--daemon N] --at S --for S --duration S --rate R\n"
+               "                     --out DIR [...]   (SIGKILL daemonN behind the balancer at --url;\n"
+               "                     --timeout defaults to 15000 ms here)\n");
 }
 
 static int write_file(const char *path, const char *data)
@@ -248,22 +269,24 @@ int ctl_cmd_drill(int argc, char **argv)
 {
     drill d;
     memset(&d, 0, sizeof d);
-    d.url = ctl_default_url();
-    d.token = ctl_default_token();
+    d.url = httpc_env_url();
+    d.token = "";   /* requests are signed (SKIP_KEYS) */
     d.dev = getenv("SKIP_DEV") ? getenv("SKIP_DEV") : "./dev";
     d.mode = NULL;
     d.at = -1;
     d.for_s = -1;
     const char *groups_s = NULL, *out = NULL;
-    int duration = 0, concurrency = 0, timeout_ms = 5000;
+    int duration = 0, concurrency = 0, timeout_ms = 0;
+    d.daemon = 1;
     double rate = 0;
     static const struct option opts[] = {
         {"groups", required_argument, NULL, 'g'}, {"mode", required_argument, NULL, 'm'},
         {"at", required_argument, NULL, 'a'},     {"for", required_argument, NULL, 'f'},
         {"duration", required_argument, NULL, 'd'}, {"rate", required_argument, NULL, 'r'},
         {"out", required_argument, NULL, 'o'},    {"url", required_argument, NULL, 'u'},
-        {"dev", required_argument, NULL, 'v'},    {"token", required_argument, NULL, 't'},
+        {"dev", required_argument, NULL, 'v'},    {"key", required_argument, NULL, 't'},
         {"concurrency", required_argument, NULL, 'c'}, {"timeout", required_argument, NULL, 'T'},
+        {"daemon", required_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     int ch;
     optind = 1;
@@ -278,16 +301,24 @@ int ctl_cmd_drill(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'u': d.url = optarg; break;
         case 'v': d.dev = optarg; break;
-        case 't': d.token = optarg; break;
+        case 't': setenv("SKIP_KEY_ID", optarg, 1); break; /* a key id, never a secret */
         case 'c': concurrency = atoi(optarg); break;
         case 'T': timeout_ms = atoi(optarg); break;
+        case 'n': d.daemon = atoi(optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
     bool mode_ok = d.mode && (strcmp(d.mode, "fence") == 0 || strcmp(d.mode, "stop") == 0 ||
-                              strcmp(d.mode, "kill") == 0 || strcmp(d.mode, "readonly") == 0);
-    if (groups_s == NULL || parse_groups(groups_s, d.fgroups, &d.nfg) != 0 || !mode_ok || d.at < 0 ||
+                              strcmp(d.mode, "kill") == 0 || strcmp(d.mode, "readonly") == 0 ||
+                              strcmp(d.mode, "partition") == 0 || strcmp(d.mode, "daemon-kill") == 0);
+    /* daemon-kill: a create the balancer re-sends past a killed daemon's
+     * unfinished idempotency claim takes up to ~8 s (README "The balancer") */
+    if (timeout_ms == 0)
+        timeout_ms = mode_ok && daemon_mode(&d) ? 15000 : 5000;
+    bool targets_ok = mode_ok && (daemon_mode(&d) ? groups_s == NULL && d.daemon >= 1 && d.daemon <= 9
+                                                  : groups_s != NULL && parse_groups(groups_s, d.fgroups, &d.nfg) == 0);
+    if (!targets_ok || d.at < 0 ||
         d.for_s <= 0 || duration < 1 || duration > 86400 || rate <= 0 || rate > 100000 || out == NULL ||
         timeout_ms < 100 || timeout_ms > 20000 || concurrency < 0 || concurrency > 4096) {
         usage(stderr);
@@ -370,6 +401,10 @@ int ctl_cmd_drill(int argc, char **argv)
     size_t gll = 0;
     for (int i = 0; i < d.nfg && gll < sizeof gl - 4; i++)
         gll += (size_t)snprintf(gl + gll, sizeof gl - gll, "%sg%d", i ? "," : "", d.fgroups[i]);
+    if (daemon_mode(&d)) {
+        snprintf(gl, sizeof gl, "daemon%d", d.daemon);
+        sk_strlcpy(run.fault_target, gl, sizeof run.fault_target);
+    }
     snprintf(run.title, sizeof run.title, "skipctl drill: %s %s under %.0f creates/s", d.mode, gl, rate);
     sk_strlcpy(run.mode, d.mode, sizeof run.mode);
     memcpy(run.fault_groups, d.fgroups, sizeof d.fgroups);
@@ -422,6 +457,10 @@ int ctl_cmd_drill(int argc, char **argv)
         else
             printf("%sg%d not back by the end", i ? ", " : "", d.fgroups[i]);
     }
+    if (daemon_mode(&d) && d.recover_at >= 0)
+        printf("%s killed at t=%.1f s, UP in the balancer again at t=%.1f s", gl, d.fault_at, d.recover_at);
+    else if (daemon_mode(&d))
+        printf("%s not started again", gl);
     printf("\n");
     free(res.rows);
     free(d.states);

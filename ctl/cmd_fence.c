@@ -1,7 +1,7 @@
 /*
  * ctl/cmd_fence.c — `skipctl fence G` / `skipctl unfence G`: stop / allow new
- * creates on group G through the API (admin role: --token or
- * $SKIP_ADMIN_TOKEN as a bearer token). Reads and updates of the group's
+ * creates on group G through the API (admin role: signed with the admin key
+ * from $SKIP_KEYS, or the key --key ID names). Reads and updates of the group's
  * orders continue either way. Exit 1 with the API's message on failure.
  */
 #include <getopt.h>
@@ -9,15 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ctl/api.h"
+#include "client/httpc.h"
 #include "ctl/ctl.h"
 
 static int fence_cmd(int argc, char **argv, const char *verb)
 {
-    const char *url = ctl_default_url(), *token = ctl_default_token();
+    const char *url = httpc_env_url(), *token = "";   /* requests are signed (SKIP_KEYS) */
     int as_json = 0;
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
                                          {"url", required_argument, NULL, 'u'},
-                                         {"token", required_argument, NULL, 't'},
+                                         {"key", required_argument, NULL, 't'},
                                          {NULL, 0, NULL, 0}};
     int ch;
     optind = 1;
@@ -25,12 +26,12 @@ static int fence_cmd(int argc, char **argv, const char *verb)
         switch (ch) {
         case 'j': as_json = 1; break;
         case 'u': url = optarg; break;
-        case 't': token = optarg; break;
-        default: fprintf(stderr, "usage: skipctl %s G [--url URL] [--token T] [--json]\n", verb); return 2;
+        case 't': setenv("SKIP_KEY_ID", optarg, 1); break; /* a key id, never a secret */
+        default: fprintf(stderr, "usage: skipctl %s G [--url URL] [--key ID] [--json]\n", verb); return 2;
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "usage: skipctl %s G [--url URL] [--token T] [--json]\n", verb);
+        fprintf(stderr, "usage: skipctl %s G [--url URL] [--key ID] [--json]\n", verb);
         return 2;
     }
     char *end;

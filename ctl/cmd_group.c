@@ -1,7 +1,7 @@
 /*
  * ctl/cmd_group.c — `skipctl group add ...` (expand) and `skipctl group
  * retire G ...` (shrink): argument parsing only; the work is in migrate/
- * (add_io.c, retire_io.c; runbooks docs/expand.md, docs/shrink.md).
+ * (add.c, retire.c; runbooks docs/expand.md, docs/shrink.md).
  * Exit: 0 done, 1 failed (message on stderr), 2 usage.
  */
 #include <stdio.h>
@@ -21,7 +21,7 @@ static void usage(FILE *f)
         "       skipctl group retire G [--into T] [--dry-run] [--abort] [--drop --yes]\n"
         "                         [--chunk-rows N] [--writers K] [--throttle-ms MS] [--max-lag S] [--margin MS]\n"
         "                         [--freeze-timeout MS] [COMMON]\n"
-        "COMMON: --config FILE ($SKIP_CONFIG)  --daemons URL[,URL...] ($SKIP_URL)\n"
+        "COMMON: --config FILE ($SKIP_CONFIG)  --daemons URL[,URL...] ($SKIP_DAEMON_URLS, else $SKIP_URL)\n"
         "        --admin-user U ($SKIP_DB_ADMIN_USER)  --admin-password P ($SKIP_DB_ADMIN_PASSWORD)  --json\n");
 }
 

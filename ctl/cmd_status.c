@@ -8,6 +8,7 @@
 #include <string.h>
 #include "common/sk.h"
 #include "ctl/api.h"
+#include "client/httpc.h"
 #include "ctl/ctl.h"
 #include "order/order.h"
 
@@ -24,11 +25,11 @@ static long long jint(json_t *o, const char *k)
 
 int ctl_cmd_status(int argc, char **argv)
 {
-    const char *url = ctl_default_url(), *token = ctl_default_token();
+    const char *url = httpc_env_url(), *token = "";   /* requests are signed (SKIP_KEYS) */
     int as_json = 0;
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
                                          {"url", required_argument, NULL, 'u'},
-                                         {"token", required_argument, NULL, 't'},
+                                         {"key", required_argument, NULL, 't'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int ch;
@@ -37,7 +38,7 @@ int ctl_cmd_status(int argc, char **argv)
         switch (ch) {
         case 'j': as_json = 1; break;
         case 'u': url = optarg; break;
-        case 't': token = optarg; break;
+        case 't': setenv("SKIP_KEY_ID", optarg, 1); break; /* a key id, never a secret */
         case 'h': printf("usage: skipctl status [--json] [--url URL]\n"); return 0;
         default: fprintf(stderr, "usage: skipctl status [--json] [--url URL]\n"); return 2;
         }

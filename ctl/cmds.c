@@ -12,6 +12,9 @@ static const struct ctl_cmd cmds[] = {
     {"drill", ctl_cmd_drill},
     {"group", ctl_cmd_group},
     {"audit", ctl_cmd_audit},
+    {"terminal", ctl_cmd_terminal},
+    {"audit-log", ctl_cmd_audit_log},
+    {"call", ctl_cmd_call},
 };
 
 const struct ctl_cmd *ctl_find(const char *name)

@@ -23,10 +23,26 @@
 #include <stdint.h>
 #include <mysql.h>
 #include "common/sk.h"
+#include "dal/sqltext.h"
+#include "config/conf.h"
 #include "order/order.h"
 
 typedef struct dal_pool dal_pool;
 typedef struct dal_conn dal_conn;
+
+/* TLS of one MariaDB connection. Held by value (paths copied in), so every
+ * copy of a dal_pool_opts, the pool's own included, owns its settings. */
+#define DAL_PATH_MAX CONF_PATH_MAX
+typedef struct {
+    bool enabled;               /* TLS or no connection: never falls back to plaintext */
+    bool verify_server_cert;    /* chain to ca, and the certificate names the host of addr */
+    char ca[DAL_PATH_MAX];      /* "" = none */
+    char cert[DAL_PATH_MAX];    /* client certificate, "" = none */
+    char key[DAL_PATH_MAX];
+} dal_tls;
+
+/* The settings of a loaded config's db.tls / merchant_db.tls. */
+void dal_tls_set(dal_tls *t, const conf_tls *c);
 
 typedef struct {
     const char *addr;       /* host:port */
@@ -38,13 +54,31 @@ typedef struct {
     int write_timeout_ms;
     int size;               /* max connections */
     int max_inflight;       /* max concurrent acquirers (holding or waiting) */
+    /* CLIENT_MULTI_STATEMENTS: the connection may send several statements
+     * in one string. Only for those that do: the group primaries' pools
+     * (dal/orders.c sends START TRANSACTION;INSERT;INSERT;COMMIT in one round
+     * trip), skipbench's direct baseline (the same insert), the relay and the
+     * mirror. Off everywhere else, so an escaping slip there cannot stack a
+     * second statement. */
+    bool multi_statements;
+    dal_tls tls;            /* zero = plaintext */
 } dal_pool_opts;
 
 /* Call once at process start, before threads. */
 void dal_library_init(void);
 
-dal_pool *dal_pool_create(const dal_pool_opts *o);   /* owned; NULL on bad addr */
+/* A pool is refcounted (runtime snapshots share unchanged pools across a
+ * reload): create returns one reference, dal_pool_ref adds one,
+ * dal_pool_destroy drops one and closes the pool when none is left — by
+ * then no request holds a connection of it (each request holds a reference
+ * to the snapshot it uses). NULL on a bad address. */
+dal_pool *dal_pool_create(const dal_pool_opts *o);
+dal_pool *dal_pool_ref(dal_pool *p);
 void dal_pool_destroy(dal_pool *p);
+/* The options the pool was made with (strings owned by the pool). */
+const dal_pool_opts *dal_pool_opts_of(const dal_pool *p);
+/* Same server, account and limits: a pool made with a can serve b. */
+bool dal_pool_opts_eq(const dal_pool_opts *a, const dal_pool_opts *b);
 const char *dal_pool_addr(const dal_pool *p);
 int dal_pool_inflight(const dal_pool *p);
 
@@ -59,33 +93,63 @@ sk_status dal_acquire(dal_pool *p, int64_t deadline_ms, dal_conn **out) SK_WUR;
 /* Return a connection. broken=true closes it (after any I/O error). */
 void dal_release(dal_pool *p, dal_conn *c, bool broken);
 
-/* Open a standalone connection (prober, tools). NULL + err on failure. */
-MYSQL *dal_connect(const dal_pool_opts *o, char *err, size_t errcap);
-
 MYSQL *dal_mysql(dal_conn *c);
+
+/* ---- connections and statements (dal/sql.c) ----
+ * Every helper returns an sk_status (dal_classify's mapping; SK_ENOT_FOUND
+ * for "no row"); the detail stays in the handle: dal_strerror(my, st). */
+
+/* Open a standalone connection (prober, tools). NULL + err on failure.
+ * Every connection: utf8mb4, time_zone +00:00, sql_mode DAL_SQL_MODE (the
+ * escaping contract of dal/sqltext.h), no automatic reconnect,
+ * CLIENT_FOUND_ROWS, CLIENT_MULTI_STATEMENTS only with o->multi_statements. */
+MYSQL *dal_connect(const dal_pool_opts *o, char *err, size_t errcap);
 
 /* Classify the last error on a connection (see top of file). */
 sk_status dal_classify(MYSQL *my);
 
-/* Run SQL (possibly several statements), discarding results.
- * Returns SK_OK or the classified error; on error *errno_out (if non-NULL)
- * gets mysql_errno. */
-sk_status dal_exec(MYSQL *my, const char *sql, size_t len) SK_WUR;
+/* Text for a failed call on my: the server's or client's message, else a
+ * name for st ("no row" for SK_ENOT_FOUND). Owned by the handle or static. */
+const char *dal_strerror(MYSQL *my, sk_status st);
 
-/* "YYYY-MM-DD HH:MM:SS.mmm" UTC (24 bytes incl NUL) <-> epoch ms. */
+/* Run SQL (several statements only on a connection opened for them),
+ * discarding results. SK_OK or the classified error. */
+sk_status dal_exec(MYSQL *my, const char *sql, size_t len) SK_WUR;
+/* Same; *affected gets the rows changed by the last statement (matched
+ * rows on a connection with CLIENT_FOUND_ROWS, as every dal connection). */
+sk_status dal_exec_n(MYSQL *my, const char *sql, size_t len, int64_t *affected) SK_WUR;
+
+/* Run one statement that returns rows. SK_OK and *res (owned:
+ * mysql_free_result), or the classified error (SK_EDB when the statement
+ * returned no result set) and *res = NULL. */
+sk_status dal_query(MYSQL *my, const char *sql, size_t len, MYSQL_RES **res) SK_WUR;
+
+/* One row: copies up to n columns into out[i] ("" for NULL, truncated to
+ * DAL_CELL-1 bytes). SK_OK, SK_ENOT_FOUND (no row, or no result set), or the
+ * classified error. */
+#define DAL_CELL 128
+sk_status dal_query_row(MYSQL *my, const char *sql, char (*out)[DAL_CELL], int n) SK_WUR;
+/* The first column of the first row as an integer (NULL = 0); same statuses. */
+sk_status dal_query_int(MYSQL *my, const char *sql, int64_t *v) SK_WUR;
+/* The first row's columns named names[0..n-1] (e.g. SHOW SLAVE STATUS),
+ * "" for a missing column or NULL; same statuses. */
+sk_status dal_query_named(MYSQL *my, const char *sql, const char *const *names, char (*out)[DAL_CELL],
+                          int n) SK_WUR;
+
+/* "YYYY-MM-DD HH:MM:SS.mmm" UTC (24 bytes incl NUL) <-> epoch ms (dal/sql.c,
+ * on common/civil.c; formatting clamps to years 0000..9999). */
 void dal_fmt_dt(int64_t ms, char out[24]);
 int dal_parse_dt(const char *s, int64_t *ms) SK_WUR;
 
 /* ---- orders (dal/orders.c) ---- */
 
-/* The order columns in the order of the order object (SELECT list), and the
- * mapping of one such row to order_t (0, or -1 on a bad status). The merchant
- * store's merchant_orders has the same leading columns. */
-#define DAL_ORDER_COLS                                                                          \
-    "order_no, group_id, merchant_id, out_trade_no, store_id, terminal_id, amount, currency, " \
-    "channel, subject, attach, status, refunded_amount, channel_txn_id, version, created_at, " \
-    "updated_at, expire_at, paid_at, closed_at"
+/* The mapping of one row of ORD_SQL_COLS (order/order.h) to order_t (0, or
+ * -1 on a bad status). The merchant store's merchant_orders has the same
+ * leading columns. */
 int dal_row_to_order(MYSQL_ROW r, order_t *o) SK_WUR;
+
+/* The columns of an outbox row as written (its id is AUTO_INCREMENT). */
+#define DAL_OUTBOX_COLS "order_no, merchant_id, version, payload, created_at"
 
 /* Insert a new order and its outbox event in one transaction.
  * SK_OK (committed), SK_EDUPKEY (merchant_id+out_trade_no or order_no exists;
@@ -106,6 +170,15 @@ typedef struct {
     const close_req *close;      /* OE_CLOSE */
     const refund_req *refund;    /* OE_REFUND */
     const char *refund_no;       /* OE_REFUND: number for a new refund */
+    /* optional: may the caller touch an order of this merchant? If not,
+     * the change answers SK_ENOT_FOUND (no existence leak) */
+    bool (*merchant_ok)(const void *ctx, const char *merchant_id);
+    const void *merchant_ctx;
+    /* optional, OE_REFUND: may a new refund be made on this order (the
+     * locked row)? SK_OK, or the status to answer (nothing written) with
+     * the field at fault and a message (static strings) */
+    sk_status (*refund_ok)(const void *ctx, const order_t *o, const char **field, const char **message);
+    const void *refund_ctx;
 } dal_change;
 
 typedef struct {
@@ -114,6 +187,7 @@ typedef struct {
     refund_t refund;             /* OE_REFUND: the new or existing refund */
     bool refund_existing;        /* OE_REFUND: out_refund_no was already there */
     int64_t current_version;     /* on SK_EVERSION_CONFLICT */
+    const char *field, *message; /* refund_ok's refusal (static strings) */
 } dal_change_result;
 
 /*
@@ -129,8 +203,14 @@ sk_status dal_order_change(MYSQL *my, const char *order_no, const dal_change *ch
 /* Refunds of an order, oldest first, at most max. *n gets the count. */
 sk_status dal_refund_list(MYSQL *my, const char *order_no, refund_t *out, int max, int *n) SK_WUR;
 
-/* Order numbers of up to max CREATED orders past expire_at (now_ms). */
-sk_status dal_expired_list(MYSQL *my, int64_t now_ms, char (*out)[ONO_LEN + 1], int max, int *n) SK_WUR;
+/* Order numbers of up to max CREATED orders past expire_at (now_ms), oldest
+ * expiry first, among those whose order number is stamped (digits 23-24)
+ * with one of stamped[0..nstamped-1] — the ids that route to the group
+ * swept, conf_routed_ids(): a group never expires the copies of another
+ * group's orders that a shrink is moving in (those are the other group's
+ * to close; the copy then carries the close). nstamped 0: none. */
+sk_status dal_expired_list(MYSQL *my, int64_t now_ms, const int *stamped, int nstamped, char (*out)[ONO_LEN + 1],
+                           int max, int *n) SK_WUR;
 
 /* Count of outbox rows not yet published. */
 sk_status dal_outbox_count(MYSQL *my, int64_t *n) SK_WUR;

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/conf.h"
+
 /* ---- a small bounded SQL builder ---- */
 
 /* The buffer lives on the heap, not the stack: one HTTP connection is one
@@ -24,19 +26,17 @@ typedef struct {
     char *buf;
     size_t len;
     bool overflow;
-    MYSQL *my;
 } sqlb;
 
 static void sb_cleanup(sqlb *b) { free(b->buf); }
 #define SQLB(name) __attribute__((cleanup(sb_cleanup))) sqlb name = {0}
 
-static void sb_init(sqlb *b, MYSQL *my)
+static void sb_init(sqlb *b)
 {
     if (b->buf == NULL)
         b->buf = malloc(SQLB_CAP);
     b->len = 0;
     b->overflow = b->buf == NULL;
-    b->my = my;
     if (b->buf)
         b->buf[0] = '\0';
 }
@@ -55,7 +55,7 @@ __attribute__((format(printf, 2, 3))) static void sb_add(sqlb *b, const char *fm
         b->len += (size_t)n;
 }
 
-/* 'escaped string' or NULL */
+/* 'escaped string' (dal_quote, dal/sqltext.h) or NULL */
 static void sb_str(sqlb *b, const char *s, bool present)
 {
     if (b->overflow)
@@ -69,10 +69,7 @@ static void sb_str(sqlb *b, const char *s, bool present)
         b->overflow = true;
         return;
     }
-    b->buf[b->len++] = '\'';
-    b->len += mysql_real_escape_string(b->my, b->buf + b->len, s, (unsigned long)n);
-    b->buf[b->len++] = '\'';
-    b->buf[b->len] = '\0';
+    b->len += dal_quote(b->buf + b->len, s, n);
 }
 
 static void sb_dt(sqlb *b, int64_t ms)
@@ -88,7 +85,8 @@ static void sb_dt(sqlb *b, int64_t ms)
 
 /* ---- row mapping ---- */
 
-#define ORDER_COLS DAL_ORDER_COLS
+#define ORDER_COLS ORD_SQL_COLS
+#define REFUND_COLS ORD_REFUND_SQL_COLS
 
 static void copy_opt(char *dst, size_t cap, const char *src, bool *has)
 {
@@ -141,13 +139,12 @@ int dal_row_to_order(MYSQL_ROW r, order_t *o)
 /* Run a single SELECT expected to return at most one order row. */
 static sk_status select_order(MYSQL *my, const char *sql, size_t len, order_t *out)
 {
-    if (mysql_real_query(my, sql, (unsigned long)len) != 0)
-        return dal_classify(my);
-    MYSQL_RES *res = mysql_store_result(my);
-    if (res == NULL)
-        return dal_classify(my) == SK_OK ? SK_EDB : dal_classify(my);
+    MYSQL_RES *res;
+    sk_status st = dal_query(my, sql, len, &res);
+    if (st != SK_OK)
+        return st;
     MYSQL_ROW row = mysql_fetch_row(res);
-    sk_status st = SK_ENOT_FOUND;
+    st = SK_ENOT_FOUND;
     if (row != NULL)
         st = dal_row_to_order(row, out) == 0 ? SK_OK : SK_EDB;
     mysql_free_result(res);
@@ -169,7 +166,7 @@ static void sb_outbox_json(sqlb *b, const order_t *o, const char *json)
         }
         json = payload;
     }
-    sb_add(b, "INSERT INTO outbox (order_no, merchant_id, version, payload, created_at) VALUES (");
+    sb_add(b, "INSERT INTO outbox (" DAL_OUTBOX_COLS ") VALUES (");
     sb_str(b, o->order_no, true);
     sb_add(b, ",");
     sb_str(b, o->merchant_id, true);
@@ -198,7 +195,7 @@ sk_status dal_order_insert(MYSQL *my, const order_t *o) { return dal_order_inser
 sk_status dal_order_insert_json(MYSQL *my, const order_t *o, const char *json)
 {
     SQLB(b);
-    sb_init(&b, my);
+    sb_init(&b);
     sb_add(&b, "START TRANSACTION;INSERT INTO orders (" ORDER_COLS ") VALUES (");
     sb_str(&b, o->order_no, true);
     sb_add(&b, ",%d,", o->group);
@@ -243,7 +240,7 @@ sk_status dal_order_insert_json(MYSQL *my, const order_t *o, const char *json)
 sk_status dal_order_get(MYSQL *my, const char *order_no, order_t *out)
 {
     SQLB(b);
-    sb_init(&b, my);
+    sb_init(&b);
     sb_add(&b, "SELECT " ORDER_COLS " FROM orders WHERE order_no=");
     sb_str(&b, order_no, true);
     if (b.overflow)
@@ -254,7 +251,7 @@ sk_status dal_order_get(MYSQL *my, const char *order_no, order_t *out)
 sk_status dal_order_get_by_out_trade(MYSQL *my, const char *merchant_id, const char *out_trade_no, order_t *out)
 {
     SQLB(b);
-    sb_init(&b, my);
+    sb_init(&b);
     sb_add(&b, "SELECT " ORDER_COLS " FROM orders WHERE merchant_id=");
     sb_str(&b, merchant_id, true);
     sb_add(&b, " AND out_trade_no=");
@@ -263,8 +260,6 @@ sk_status dal_order_get_by_out_trade(MYSQL *my, const char *merchant_id, const c
         return SK_EINTERNAL;
     return select_order(my, b.buf, b.len, out);
 }
-
-#define REFUND_COLS "refund_no, order_no, out_refund_no, amount, reason, status, created_at"
 
 static void row_to_refund(MYSQL_ROW r, refund_t *f)
 {
@@ -281,11 +276,10 @@ static void row_to_refund(MYSQL_ROW r, refund_t *f)
 static sk_status query_refunds(MYSQL *my, const char *sql, size_t len, refund_t *out, int max, int *n)
 {
     *n = 0;
-    if (mysql_real_query(my, sql, (unsigned long)len) != 0)
-        return dal_classify(my);
-    MYSQL_RES *res = mysql_store_result(my);
-    if (res == NULL)
-        return dal_classify(my) == SK_OK ? SK_EDB : dal_classify(my);
+    MYSQL_RES *res;
+    sk_status st = dal_query(my, sql, len, &res);
+    if (st != SK_OK)
+        return st;
     MYSQL_ROW row;
     while ((row = mysql_fetch_row(res)) != NULL && *n < max)
         row_to_refund(row, &out[(*n)++]);
@@ -296,7 +290,7 @@ static sk_status query_refunds(MYSQL *my, const char *sql, size_t len, refund_t 
 sk_status dal_refund_list(MYSQL *my, const char *order_no, refund_t *out, int max, int *n)
 {
     SQLB(b);
-    sb_init(&b, my);
+    sb_init(&b);
     sb_add(&b, "SELECT " REFUND_COLS " FROM refunds WHERE order_no=");
     sb_str(&b, order_no, true);
     sb_add(&b, " ORDER BY created_at, refund_no LIMIT %d", max);
@@ -314,7 +308,7 @@ sk_status dal_order_change(MYSQL *my, const char *order_no, const dal_change *ch
     if (st != SK_OK)
         return st;
     SQLB(b);
-    sb_init(&b, my);
+    sb_init(&b);
     sb_add(&b, "SELECT " ORDER_COLS " FROM orders WHERE order_no=");
     sb_str(&b, order_no, true);
     sb_add(&b, " FOR UPDATE");
@@ -322,6 +316,10 @@ sk_status dal_order_change(MYSQL *my, const char *order_no, const dal_change *ch
     st = b.overflow ? SK_EINTERNAL : select_order(my, b.buf, b.len, &o);
     if (st != SK_OK)
         goto fail;
+    if (ch->merchant_ok != NULL && !ch->merchant_ok(ch->merchant_ctx, o.merchant_id)) {
+        st = SK_ENOT_FOUND;
+        goto fail;
+    }
 
     int64_t expected = 0;
     bool has_expected = false;
@@ -338,7 +336,7 @@ sk_status dal_order_change(MYSQL *my, const char *order_no, const dal_change *ch
 
     /* a refund repeated by out_refund_no answers with the stored refund */
     if (ch->ev == OE_REFUND) {
-        sb_init(&b, my);
+        sb_init(&b);
         sb_add(&b, "SELECT " REFUND_COLS " FROM refunds WHERE order_no=");
         sb_str(&b, order_no, true);
         sb_add(&b, " AND out_refund_no=");
@@ -354,6 +352,12 @@ sk_status dal_order_change(MYSQL *my, const char *order_no, const dal_change *ch
             if (res->refund.amount != ch->refund->amount)
                 return SK_EDUPLICATE;
             return SK_OK;
+        }
+        /* a new refund: the refund policy decides on the locked row */
+        if (ch->refund_ok != NULL && (st = ch->refund_ok(ch->refund_ctx, &o, &res->field, &res->message)) != SK_OK) {
+            rollback(my);
+            res->order = o;
+            return st;
         }
     }
 
@@ -393,7 +397,7 @@ sk_status dal_order_change(MYSQL *my, const char *order_no, const dal_change *ch
     n.status = d.new_status;
     n.version = o.version + 1;
     n.updated_at_ms = ch->now_ms > o.updated_at_ms ? ch->now_ms : o.updated_at_ms + 1;
-    sb_init(&b, my);
+    sb_init(&b);
     if (ch->ev == OE_PAY) {
         sk_strlcpy(n.channel_txn_id, ch->pay->channel_txn_id, sizeof n.channel_txn_id);
         n.has_channel_txn_id = true;
@@ -455,19 +459,27 @@ fail:
     return st;
 }
 
-sk_status dal_expired_list(MYSQL *my, int64_t now_ms, char (*out)[ONO_LEN + 1], int max, int *n)
+sk_status dal_expired_list(MYSQL *my, int64_t now_ms, const int *stamped, int nstamped, char (*out)[ONO_LEN + 1],
+                           int max, int *n)
 {
     *n = 0;
-    char dt[24], sql[256];
+    if (nstamped <= 0)
+        return SK_OK;
+    char dt[24], ids[CONF_MAX_GROUPS * 5 + 1], sql[256 + sizeof ids];
+    size_t il = 0;
+    for (int i = 0; i < nstamped && i < CONF_MAX_GROUPS; i++) {
+        if (stamped[i] < 1 || stamped[i] > 99)
+            return SK_EINTERNAL;
+        il += (size_t)snprintf(ids + il, sizeof ids - il, "%s'%02d'", i ? "," : "", stamped[i]);
+    }
     dal_fmt_dt(now_ms, dt);
     int len = snprintf(sql, sizeof sql,
                        "SELECT order_no FROM orders WHERE status='CREATED' AND expire_at < '%s' "
-                       "ORDER BY expire_at LIMIT %d", dt, max);
-    if (mysql_real_query(my, sql, (unsigned long)len) != 0)
-        return dal_classify(my);
-    MYSQL_RES *res = mysql_store_result(my);
-    if (res == NULL)
-        return SK_EDB;
+                       "AND SUBSTRING(order_no,23,2) IN (%s) ORDER BY expire_at LIMIT %d", dt, ids, max);
+    MYSQL_RES *res;
+    sk_status st = dal_query(my, sql, (size_t)len, &res);
+    if (st != SK_OK)
+        return st;
     MYSQL_ROW row;
     while ((row = mysql_fetch_row(res)) != NULL && *n < max)
         sk_strlcpy(out[(*n)++], row[0] ? row[0] : "", ONO_LEN + 1);
@@ -477,17 +489,8 @@ sk_status dal_expired_list(MYSQL *my, int64_t now_ms, char (*out)[ONO_LEN + 1], 
 
 sk_status dal_outbox_count(MYSQL *my, int64_t *n)
 {
-    *n = 0;
-    if (mysql_real_query(my, "SELECT COUNT(*) FROM outbox", 27) != 0)
-        return dal_classify(my);
-    MYSQL_RES *res = mysql_store_result(my);
-    if (res == NULL)
-        return SK_EDB;
-    MYSQL_ROW row = mysql_fetch_row(res);
-    if (row && row[0])
-        *n = strtoll(row[0], NULL, 10);
-    mysql_free_result(res);
-    return SK_OK;
+    sk_status st = dal_query_int(my, "SELECT COUNT(*) FROM outbox", n);
+    return st == SK_ENOT_FOUND ? SK_EDB : st;
 }
 
 sk_status dal_probe(MYSQL *my, int node_id)

@@ -1,12 +1,10 @@
 /*
- * dal/pool.c — bounded connection pool per group (the bulkhead) and the
- * shared MySQL helpers: connect with timeouts, error classification, exec.
+ * dal/pool.c — bounded connection pool per group (the bulkhead). Connecting,
+ * error classification and the statement helpers are in dal/sql.c.
  */
 #include "dal/dal.h"
 
 #include <errno.h>
-#include <errmsg.h>
-#include <mysqld_error.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -30,41 +28,10 @@ struct dal_pool {
     int total;               /* open connections, idle or in use */
     atomic_int inflight;
     atomic_uint epoch;
+    atomic_int refs;         /* runtime snapshots sharing the pool */
 };
 
 void dal_library_init(void) { mysql_library_init(0, NULL, NULL); }
-
-static unsigned secs(int ms) { return ms <= 1000 ? 1u : (unsigned)((ms + 999) / 1000); }
-
-MYSQL *dal_connect(const dal_pool_opts *o, char *err, size_t errcap)
-{
-    char host[128];
-    int port;
-    if (sk_parse_hostport(o->addr, host, sizeof host, &port) != 0) {
-        snprintf(err, errcap, "bad address %s", o->addr);
-        return NULL;
-    }
-    MYSQL *my = mysql_init(NULL);
-    if (my == NULL) {
-        snprintf(err, errcap, "out of memory");
-        return NULL;
-    }
-    unsigned ct = secs(o->connect_timeout_ms), rt = secs(o->read_timeout_ms), wt = secs(o->write_timeout_ms);
-    my_bool no = 0;
-    mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
-    mysql_options(my, MYSQL_OPT_READ_TIMEOUT, &rt);
-    mysql_options(my, MYSQL_OPT_WRITE_TIMEOUT, &wt);
-    mysql_options(my, MYSQL_OPT_RECONNECT, &no);
-    mysql_options(my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    mysql_options(my, MYSQL_INIT_COMMAND, "SET time_zone='+00:00'");
-    if (mysql_real_connect(my, host, o->user, o->password, o->db, (unsigned)port, NULL,
-                           CLIENT_MULTI_STATEMENTS | CLIENT_FOUND_ROWS) == NULL) {
-        snprintf(err, errcap, "%u %s", mysql_errno(my), mysql_error(my));
-        mysql_close(my);
-        return NULL;
-    }
-    return my;
-}
 
 dal_pool *dal_pool_create(const dal_pool_opts *o)
 {
@@ -90,12 +57,35 @@ dal_pool *dal_pool_create(const dal_pool_opts *o)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&p->cv, &ca);
     pthread_condattr_destroy(&ca);
+    atomic_store(&p->refs, 1);
     return p;
+}
+
+dal_pool *dal_pool_ref(dal_pool *p)
+{
+    if (p)
+        atomic_fetch_add(&p->refs, 1);
+    return p;
+}
+
+const dal_pool_opts *dal_pool_opts_of(const dal_pool *p) { return &p->o; }
+
+static bool str_eq(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : "") == 0; }
+
+bool dal_pool_opts_eq(const dal_pool_opts *a, const dal_pool_opts *b)
+{
+    return str_eq(a->addr, b->addr) && str_eq(a->user, b->user) && str_eq(a->password, b->password) &&
+           str_eq(a->db, b->db) && a->connect_timeout_ms == b->connect_timeout_ms &&
+           a->read_timeout_ms == b->read_timeout_ms && a->write_timeout_ms == b->write_timeout_ms &&
+           a->size == b->size && a->max_inflight == b->max_inflight && a->multi_statements == b->multi_statements &&
+           a->tls.enabled == b->tls.enabled && a->tls.verify_server_cert == b->tls.verify_server_cert &&
+           strcmp(a->tls.ca, b->tls.ca) == 0 && strcmp(a->tls.cert, b->tls.cert) == 0 &&
+           strcmp(a->tls.key, b->tls.key) == 0;
 }
 
 void dal_pool_destroy(dal_pool *p)
 {
-    if (p == NULL)
+    if (p == NULL || atomic_fetch_sub(&p->refs, 1) != 1)
         return;
     for (dal_conn *c = p->idle, *n; c != NULL; c = n) {
         n = c->next;
@@ -220,95 +210,3 @@ void dal_release(dal_pool *p, dal_conn *c, bool broken)
 }
 
 MYSQL *dal_mysql(dal_conn *c) { return c->my; }
-
-sk_status dal_classify(MYSQL *my)
-{
-    unsigned e = mysql_errno(my);
-    switch (e) {
-    case 0:
-        return SK_OK;
-    case ER_DUP_ENTRY:
-    case ER_DUP_KEY:
-        return SK_EDUPKEY;
-    case ER_OPTION_PREVENTS_STATEMENT: /* 1290: --read-only */
-    case 1792:                         /* ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION */
-    case 1836:                         /* ER_READ_ONLY_MODE */
-        return SK_EREADONLY;
-    case CR_CONNECTION_ERROR:
-    case CR_CONN_HOST_ERROR:
-    case CR_UNKNOWN_HOST:
-        return SK_ECONNECT;
-    case CR_SERVER_GONE_ERROR:
-    case CR_SERVER_LOST:
-    case CR_SERVER_LOST_EXTENDED:
-    case CR_COMMANDS_OUT_OF_SYNC:
-        return SK_ETIMEDOUT;
-    default:
-        if (e >= 2000 && e < 3000)
-            return SK_ETIMEDOUT; /* client-side errors: treat the outcome as unknown */
-        return SK_EDB;
-    }
-}
-
-sk_status dal_exec(MYSQL *my, const char *sql, size_t len)
-{
-    if (mysql_real_query(my, sql, (unsigned long)len) != 0)
-        return dal_classify(my);
-    for (;;) {
-        MYSQL_RES *r = mysql_store_result(my);
-        if (r)
-            mysql_free_result(r);
-        else if (mysql_field_count(my) != 0)
-            return dal_classify(my);
-        int st = mysql_next_result(my);
-        if (st == -1)
-            return SK_OK;
-        if (st > 0)
-            return dal_classify(my);
-    }
-}
-
-/* days since 1970-01-01 for a civil date (Howard Hinnant's algorithm) */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-void dal_fmt_dt(int64_t ms, char out[24])
-{
-    time_t s = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    char tmp[64];
-    snprintf(tmp, sizeof tmp, "%04d-%02d-%02d %02d:%02d:%02d.%03d", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-    sk_strlcpy(out, tmp, 24);
-}
-
-int dal_parse_dt(const char *s, int64_t *ms)
-{
-    int Y, M, D, h, m, sec, n = 0;
-    if (sscanf(s, "%4d-%2d-%2d %2d:%2d:%2d%n", &Y, &M, &D, &h, &m, &sec, &n) != 6)
-        return -1;
-    int frac = 0;
-    const char *p = s + n;
-    if (*p == '.') {
-        p++;
-        int digits = 0;
-        while (*p >= '0' && *p <= '9' && digits < 3) {
-            frac = frac * 10 + (*p - '0');
-            p++;
-            digits++;
-        }
-        while (digits++ < 3)
-            frac *= 10;
-    }
-    int64_t days = days_from_civil(Y, (unsigned)M, (unsigned)D);
-    *ms = ((days * 86400) + h * 3600 + m * 60 + sec) * 1000 + frac;
-    return 0;
-}

@@ -50,6 +50,8 @@ def load_env():
     env = {}
     for line in open(os.path.join(run, "env")):
         line = line.strip()
+        if line.startswith("export "):  # `export KEY=VALUE` lines (spec §2)
+            line = line[len("export "):].lstrip()
         if line and not line.startswith("#") and "=" in line:
             k, v = line.split("=", 1)
             env[k] = v.strip('"')

@@ -5,7 +5,7 @@
  * default alias target and the re-emitted `groups:` section of the config.
  *
  * Everything here takes plain data and returns plain data: no sockets, no
- * clock reads (callers pass `now`). The I/O lives in the migrate _io.c files.
+ * clock reads (callers pass `now`). The I/O lives in the other migrate/ files.
  */
 #ifndef MIG_H
 #define MIG_H
@@ -107,14 +107,8 @@ int64_t mig_eta_s(int64_t done, int64_t total, double rate);
 
 /* ---------------- SQL ---------------- */
 
-#define MIG_ORDER_COLS "order_no, group_id, merchant_id, out_trade_no, store_id, terminal_id, amount, " \
-    "currency, channel, subject, attach, status, refunded_amount, channel_txn_id, version, " \
-    "created_at, updated_at, expire_at, paid_at, closed_at"
-#define MIG_ORDER_NCOLS 20
-#define MIG_REFUND_COLS "refund_no, order_no, out_refund_no, amount, reason, status, created_at"
-#define MIG_REFUND_NCOLS 7
-#define MIG_OUTBOX_COLS "order_no, merchant_id, version, payload, created_at"
-#define MIG_OUTBOX_NCOLS 5
+/* The rows are copied with the column lists ORD_SQL_COLS,
+ * ORD_REFUND_SQL_COLS (order/order.h) and DAL_OUTBOX_COLS (dal/dal.h). */
 
 /* " ON DUPLICATE KEY UPDATE ..." for orders: a row is overwritten only by the
  * SAME order_no with a HIGHER version (a unique-key clash with another

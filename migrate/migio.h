@@ -1,7 +1,7 @@
 /*
  * migrate/migio.h — the I/O side of expand/shrink/audit (skipctl only):
- * shared helpers (migrate/util_io.c) and the three commands
- * (retire_io.c, add_io.c, audit_io.c). Every DB, HTTP and Redis call is
+ * shared helpers (migrate/util.c) and the three commands
+ * (retire.c, add.c, audit.c). Every DB, HTTP and Redis call is
  * bounded by a timeout; no retry loop is unbounded.
  */
 #ifndef MIGIO_H
@@ -12,13 +12,15 @@
 #include <mysql.h>
 #include <jansson.h>
 #include "config/conf.h"
+#include "dal/dal.h"
 #include "kv/kv.h"
+#include "client/httpc.h"
 
 /* Options every command shares. */
 typedef struct {
     const char *config;       /* --config, default $SKIP_CONFIG */
-    const char *daemons;      /* --daemons URL[,URL..], default $SKIP_URL */
-    const char *token;        /* $SKIP_ADMIN_TOKEN or the config's admin_token */
+    const char *daemons;      /* --daemons URL[,URL..] (commas or spaces), default $SKIP_DAEMON_URLS, else $SKIP_URL */
+    const char *token;        /* unused: requests are signed (client/httpc.h, $SKIP_KEYS) */
     const char *admin_user;   /* --admin-user, $SKIP_DB_ADMIN_USER */
     const char *admin_password;
     bool json;
@@ -32,13 +34,11 @@ void mu_common_defaults(mu_common *c);
 MYSQL *mu_connect(const mu_common *m, const conf *c, const char *addr, bool app, int read_timeout_ms,
                   char *err, size_t cap);
 
-/* Run SQL expecting one row; copies up to n columns into out[i] (cap each,
- * "" for NULL). 1 = row, 0 = no row, -1 = error (err). */
-int mu_row(MYSQL *my, const char *sql, char out[][128], int n, char *err, size_t cap);
-/* One integer (first column of the first row); -1 on error/no row. */
-int64_t mu_int(MYSQL *my, const char *sql, char *err, size_t cap);
-/* Execute (discarding results). 0 / -1 (err). */
-int mu_exec(MYSQL *my, const char *sql, size_t len, char *err, size_t cap);
+/* Statements on it: dal_exec, dal_query, dal_query_row, dal_query_int
+ * (dal/dal.h), errors as dal_strerror(my, status). */
+
+/* The group of c with this id (to edit before mu_conf_write), or NULL. */
+conf_group *mu_group(conf *c, int id);
 
 /* Load the config. NULL + err. */
 conf *mu_conf_load(const char *path, char *err, size_t cap);
@@ -54,10 +54,9 @@ int mu_reload_all(const mu_common *m, char *err, size_t cap);
 json_t *mu_groups(const mu_common *m, const char *url, char *err, size_t cap);
 /* The object of group id in a /v1/groups answer (borrowed) or NULL. */
 json_t *mu_group_obj(json_t *groups, int id);
-/* POST path on one daemon with an optional JSON body; returns the HTTP
- * status (-1 transport error); *out (owned, may be NULL) gets the body. */
-int mu_post(const mu_common *m, const char *url, const char *path, const char *body, json_t **out,
-            char *err, size_t cap);
+/* Other calls to a daemon: httpc_call(url, m->token, ..., MU_HTTP_TIMEOUT_MS, ...)
+ * (client/httpc.h). */
+#define MU_HTTP_TIMEOUT_MS 5000
 
 /* Number of daemon URLs in m->daemons and the i-th one (into buf). */
 int mu_daemon_count(const mu_common *m);
@@ -72,17 +71,8 @@ bool mu_tty(void);
 /* Progress line on a tty: "\r label [#####.....] done/total rows  R rows/s  ETA Ns". */
 void mu_progress(const char *label, int64_t done, int64_t total, double rate);
 
-/* Escape into a growing SQL buffer. */
-typedef struct {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} mu_buf;
-void mu_buf_put(mu_buf *b, const char *s, size_t n);
-void mu_buf_str(mu_buf *b, const char *s);
-/* Append a quoted escaped value ('...'), or NULL when v is NULL. */
-void mu_buf_val(mu_buf *b, MYSQL *my, const char *v, unsigned long len);
-void mu_buf_free(mu_buf *b);
+/* SQL text: sk_buf (common/sk.h) with values quoted by dal_sql_val
+ * (dal/sqltext.h). */
 
 /* ---- commands ---- */
 

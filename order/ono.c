@@ -2,13 +2,15 @@
  * order/ono.c — the 25-digit order number: Luhn, civil-date arithmetic,
  * format/parse and the per-node generator.
  *
- * Pure: no clock reads, no locale, no timegm/gmtime. The calendar code is the
- * proleptic Gregorian days<->civil conversion (H. Hinnant's algorithms), exact
- * for every year this module accepts (2000..9999) and far beyond.
+ * Pure: no clock reads, no locale, no timegm/gmtime. The calendar is
+ * common/civil.c (proleptic Gregorian), exact for every year this module
+ * accepts (2000..9999) and far beyond.
  */
 #include "order/ono.h"
 
 #include <string.h>
+
+#include "common/civil.h"
 
 #define ONO_YEAR_MIN 2000
 #define ONO_YEAR_MAX 9999
@@ -36,60 +38,17 @@ int ono_luhn(const char *digits, size_t n)
     return (10 - sum % 10) % 10;
 }
 
-/* ---- civil calendar (proleptic Gregorian, UTC) ---- */
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0)))
-        q--;
-    return q;
-}
-
-int64_t ono_days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = floor_div(y, 400);
-    int64_t yoe = y - era * 400;                                   /* [0, 399] */
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;  /* [0, 365] */
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* [0, 146096] */
-    return era * 146097 + doe - 719468;
-}
-
-void ono_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = floor_div(z, 146097);
-    int64_t doe = z - era * 146097;                                      /* [0, 146096] */
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);              /* [0, 365] */
-    int64_t mp = (5 * doy + 2) / 153;                                    /* [0, 11] */
-    int dd = (int)(doy - (153 * mp + 2) / 5 + 1);
-    int mm = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (mm <= 2);
-    *m = mm;
-    *d = dd;
-}
-
-int ono_days_in_month(int64_t y, int m)
-{
-    static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m < 1 || m > 12)
-        return 0;
-    if (m == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-        return 29;
-    return dim[m - 1];
-}
-
-/* Split epoch seconds into calendar fields. */
+/* Split epoch seconds into calendar fields (common/civil.c). */
 static void split_time(int64_t epoch_s, int64_t *y, int *mo, int *d, int *h, int *mi, int *s)
 {
-    int64_t days = floor_div(epoch_s, 86400);
-    int64_t sod = epoch_s - days * 86400;
-    ono_civil_from_days(days, y, mo, d);
-    *h = (int)(sod / 3600);
-    *mi = (int)(sod / 60 % 60);
-    *s = (int)(sod % 60);
+    sk_civil c;
+    sk_civil_from_ms(epoch_s * 1000, &c);   /* callers keep epoch_s within years 0000..9999 */
+    *y = c.year;
+    *mo = c.month;
+    *d = c.day;
+    *h = c.hour;
+    *mi = c.min;
+    *s = c.sec;
 }
 
 /* Write v as exactly w decimal digits (v >= 0, fits in w digits). */
@@ -162,7 +121,7 @@ sk_status ono_parse(const char *s, size_t len, ono_fields *out, const char **rea
     int mi = (int)get_digits(s + 10, 2);
     int sec = (int)get_digits(s + 12, 2);
     if (y < ONO_YEAR_MIN || y > ONO_YEAR_MAX || mo < 1 || mo > 12 || d < 1 ||
-        d > ono_days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59) {
+        d > sk_days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59) {
         why = "bad timestamp";
         goto bad;
     }
@@ -172,7 +131,7 @@ sk_status ono_parse(const char *s, size_t len, ono_fields *out, const char **rea
         goto bad;
     }
     if (out != NULL) {
-        out->epoch_s = ono_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+        out->epoch_s = sk_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
         out->node = (int)get_digits(s + 14, 3);
         out->seq = (int)get_digits(s + 17, 5);
         out->group = group;
@@ -188,25 +147,14 @@ bad:
 
 void ono_rfc3339(int64_t epoch_s, char out[21])
 {
-    int64_t y;
-    int mo, d, h, mi, s;
-    /* clamp to what four year digits can show */
-    if (epoch_s < -62167219200LL)      /* 0000-01-01T00:00:00Z */
-        epoch_s = -62167219200LL;
+    /* clamp to what four year digits can show (before * 1000 can overflow) */
+    if (epoch_s < SK_TIME_MS_MIN / 1000)
+        epoch_s = SK_TIME_MS_MIN / 1000;
     if (epoch_s > ONO_EPOCH_MAX)
         epoch_s = ONO_EPOCH_MAX;
-    split_time(epoch_s, &y, &mo, &d, &h, &mi, &s);
-    put_digits(out + 0, y, 4);
-    out[4] = '-';
-    put_digits(out + 5, mo, 2);
-    out[7] = '-';
-    put_digits(out + 8, d, 2);
-    out[10] = 'T';
-    put_digits(out + 11, h, 2);
-    out[13] = ':';
-    put_digits(out + 14, mi, 2);
-    out[16] = ':';
-    put_digits(out + 17, s, 2);
+    char t[SK_TIME_BUF];
+    sk_fmt_time(epoch_s * 1000, 'T', true, t);   /* "YYYY-MM-DDTHH:MM:SS.000Z" */
+    memcpy(out, t, 19);
     out[19] = 'Z';
     out[20] = '\0';
 }
@@ -218,6 +166,12 @@ void ono_gen_init(ono_gen *g, int node)
     g->node = node;
     g->last_s = 0;
     g->next_seq = 0;
+}
+
+void ono_gen_start_after(ono_gen *g, int64_t boot_s)
+{
+    g->last_s = boot_s;
+    g->next_seq = ONO_MAX_SEQ + 1;  /* boot_s is used up: the first number waits for the next second */
 }
 
 int ono_gen_next(ono_gen *g, int64_t now_s, int group, char out[ONO_LEN + 1])

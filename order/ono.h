@@ -59,6 +59,15 @@ typedef struct {
 void ono_gen_init(ono_gen *g, int node);
 
 /*
+ * A daemon that starts on a node id (a restart, or a takeover after a crash)
+ * issues nothing in the second it started in: the process that held the id
+ * before may have issued numbers in that very second (a rolling restart
+ * takes well under a second), and a re-issued number would collide on the
+ * primary key of its group. Numbers start at boot_s + 1.
+ */
+void ono_gen_start_after(ono_gen *g, int64_t boot_s);
+
+/*
  * Issue the next number for `group` at wall time now_s.
  * Returns 0 and writes out; or 1 when the sequence for the current second is
  * exhausted ("wait for the next second": the caller sleeps briefly and calls
@@ -66,13 +75,6 @@ void ono_gen_init(ono_gen *g, int node);
  */
 int ono_gen_next(ono_gen *g, int64_t now_s, int group, char out[ONO_LEN + 1]) SK_WUR;
 
-/*
- * Calendar helpers (added): proleptic Gregorian, UTC, pure. Days are counted
- * from 1970-01-01 (day 0); exact far beyond the years 0000..9999.
- */
-int64_t ono_days_from_civil(int64_t y, int m, int d);
-void ono_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
-/* 28..31 for a valid month, 0 for m outside 1..12. */
-int ono_days_in_month(int64_t y, int m);
+/* The calendar arithmetic is common/civil.h (sk_days_from_civil, ...). */
 
 #endif

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/civil.h"
+
 /* ---------------------------------------------------------------- charsets */
 
 #define CC_UPPER 1
@@ -135,6 +137,8 @@ static const fspec refund_fields[] = {
      AT(refund_req, reason), HAS(refund_req, has_reason)},
     {.name = "expected_version", INT(1, INT64_MAX),
      AT(refund_req, expected_version), HAS(refund_req, has_expected_version)},
+    {.name = "terminal_id", TOKEN(CS_ID, 1, ORD_ID_MAX),
+     AT(refund_req, terminal_id), HAS(refund_req, has_terminal_id)},
 };
 
 #define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
@@ -424,30 +428,7 @@ bool ord_same_request(const order_t *e, const create_req *r)
 
 /* ------------------------------------------------------------ times */
 
-#define TIME_MS_MIN (-62167219200000LL)  /* 0000-01-01T00:00:00.000Z */
-#define TIME_MS_MAX 253402300799999LL    /* 9999-12-31T23:59:59.999Z */
-
-void ord_fmt_time(int64_t epoch_ms, char out[25])
-{
-    if (epoch_ms < TIME_MS_MIN)
-        epoch_ms = TIME_MS_MIN;
-    if (epoch_ms > TIME_MS_MAX)
-        epoch_ms = TIME_MS_MAX;
-    int64_t s = epoch_ms / 1000, ms = epoch_ms % 1000;
-    if (ms < 0) {
-        ms += 1000;
-        s -= 1;
-    }
-    char sec[21];
-    ono_rfc3339(s, sec);          /* "YYYY-MM-DDTHH:MM:SSZ" */
-    memcpy(out, sec, 19);
-    out[19] = '.';
-    out[20] = (char)('0' + ms / 100);
-    out[21] = (char)('0' + ms / 10 % 10);
-    out[22] = (char)('0' + ms % 10);
-    out[23] = 'Z';
-    out[24] = '\0';
-}
+void ord_fmt_time(int64_t epoch_ms, char out[25]) { sk_fmt_time(epoch_ms, 'T', true, out); }
 
 static bool digits_at(const char *s, int n, int *v)
 {
@@ -490,11 +471,11 @@ int ord_parse_time(const char *s, int64_t *out_ms)
     }
     if ((*p != 'Z' && *p != 'z') || p[1] != '\0')
         return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > ono_days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
+    if (mo < 1 || mo > 12 || d < 1 || d > sk_days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
         return -1;
-    int64_t t = ono_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    sk_civil c = {.year = y, .month = mo, .day = d, .hour = h, .min = mi, .sec = sec, .ms = ms};
     if (out_ms != NULL)
-        *out_ms = t * 1000 + ms;
+        *out_ms = sk_civil_to_ms(&c);
     return 0;
 }
 

@@ -54,6 +54,16 @@ typedef struct {
     int64_t created_at_ms;
 } refund_t;
 
+/* The columns of an order row (tables orders and merchant_orders) and of a
+ * refund row, in the order of order_t / refund_t and of the order object:
+ * the one list every SELECT and INSERT of those tables names (dal/,
+ * listing/, migrate/). */
+#define ORD_SQL_COLS                                                                            \
+    "order_no, group_id, merchant_id, out_trade_no, store_id, terminal_id, amount, currency, " \
+    "channel, subject, attach, status, refunded_amount, channel_txn_id, version, created_at, " \
+    "updated_at, expire_at, paid_at, closed_at"
+#define ORD_REFUND_SQL_COLS "refund_no, order_no, out_refund_no, amount, reason, status, created_at"
+
 /* Validated request bodies. */
 typedef struct {
     char merchant_id[ORD_MERCHANT_MAX + 1];
@@ -83,6 +93,7 @@ typedef struct {
     int64_t amount;
     char reason[ORD_REASON_MAX + 1]; bool has_reason;
     int64_t expected_version; bool has_expected_version;
+    char terminal_id[ORD_ID_MAX + 1]; bool has_terminal_id;   /* the refunding terminal (cashier refunds, §11) */
 } refund_req;
 
 /* Error detail from validation: which field, and a human message. */
@@ -119,7 +130,8 @@ json_t *refund_to_json(const refund_t *r);
  * back into order_t. Returns SK_OK or SK_EINVALID_ARGUMENT. */
 sk_status ord_from_json(const json_t *j, order_t *out) SK_WUR;
 
-/* RFC 3339 with ms: out must hold 25 bytes. */
+/* RFC 3339 with ms, "2026-11-26T00:56:52.123Z" (common/civil.c, clamped to
+ * years 0000..9999): out must hold 25 bytes. */
 void ord_fmt_time(int64_t epoch_ms, char out[25]);
 /* Parse "YYYY-MM-DDTHH:MM:SS[.fff]Z" -> epoch ms. 0 or -1. */
 int ord_parse_time(const char *s, int64_t *out_ms) SK_WUR;

@@ -17,41 +17,37 @@ typedef struct {
 } pthr;
 
 struct prober {
-    cref *cfg;
+    rtref *rt;
     grt *g;
     atomic_bool stop;
     pthread_mutex_t mu;
     pthr t[CONF_MAX_GROUPS + 1];
 };
 
-static void record(grt *g, const conf *c, int id, sk_status st, int64_t t0, const char *err)
+/* Publish a probe result; a failure counts against the group and drops
+ * its idle pooled connections (they are probably dead too). */
+static void record(grt *g, const rt *r, int id, sk_status st, int64_t t0, const char *err)
 {
     int ms = (int)(sk_mono_ms() - t0);
     bool ok = st == SK_OK;
     grt_probe_end(g, id, ok, ms, ok ? NULL : err);
     if (!ok) {
-        grt_record_failure(g, id, c->window_s);
-        dal_pool *pool = grt_primary(g, id);
+        grt_record_failure(g, id, r->c->window_s);
+        dal_pool *pool = rt_primary(r, id);
         if (pool)
             dal_pool_invalidate(pool);
     }
 }
 
-bool probe_inline(grt *g, const conf *c, int id, MYSQL *my)
+bool probe_inline(grt *g, const rt *r, int id, MYSQL *my)
 {
     int64_t t0 = sk_mono_ms();
     grt_probe_begin(g, id, t0);
-    sk_status st = dal_probe(my, c->node_id);
+    sk_status st = dal_probe(my, r->c->node_id);
     char err[160];
     snprintf(err, sizeof err, "%s: %s", sk_status_name(st), mysql_error(my));
-    record(g, c, id, st, t0, err);
+    record(g, r, id, st, t0, err);
     return st == SK_OK;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 static void *run(void *arg)
@@ -59,18 +55,22 @@ static void *run(void *arg)
     pthr *t = arg;
     prober *p = t->p;
     MYSQL *my = NULL;
-    char addr[160] = "";
+    char addr[600] = "";
     while (!atomic_load(&p->stop)) {
-        cref_hold *h = cref_get(p->cfg);
-        const conf *c = cref_conf(h);
+        rt *r = rt_get(p->rt);
+        const conf *c = r->c;
         const conf_group *cg = conf_group_by_id(c, t->id);
         int interval = c->probe_interval_ms;
         if (cg == NULL || cg->primary == NULL || cg->state == GROUP_RETIRED) {
-            cref_put(h);
-            sleep_ms(interval);
+            rt_put(r);
+            sk_sleep_ms(interval);
             continue;
         }
-        if (my != NULL && strcmp(addr, cg->primary) != 0) {
+        /* a new primary address or new credentials (a reload): reconnect */
+        char want[600];
+        snprintf(want, sizeof want, "%s|%s|%s|%s|%d", cg->primary, c->db_user, c->db_password, c->db_name,
+                 c->probe_timeout_ms);
+        if (my != NULL && strcmp(addr, want) != 0) {
             mysql_close(my);
             my = NULL;
         }
@@ -84,7 +84,8 @@ static void *run(void *arg)
                 .connect_timeout_ms = c->probe_timeout_ms, .read_timeout_ms = c->probe_timeout_ms,
                 .write_timeout_ms = c->probe_timeout_ms,
             };
-            sk_strlcpy(addr, cg->primary, sizeof addr);
+            dal_tls_set(&o.tls, &c->db_tls);
+            sk_strlcpy(addr, want, sizeof addr);
             my = dal_connect(&o, err, sizeof err);
         }
         if (my == NULL) {
@@ -101,13 +102,13 @@ static void *run(void *arg)
         }
         char msg[240];
         snprintf(msg, sizeof msg, "%s: %s", sk_status_name(st), err);
-        record(p->g, c, t->id, st, t0, msg);
+        record(p->g, r, t->id, st, t0, msg);
         if (st != SK_OK)
             sk_debug("event=probe_failed group=%d err=\"%s\"", t->id, msg);
-        cref_put(h);
+        rt_put(r);
         int64_t spent = sk_mono_ms() - t0;
         if (spent < interval)
-            sleep_ms((int)(interval - spent));
+            sk_sleep_ms(interval - spent);
     }
     if (my)
         mysql_close(my);
@@ -116,8 +117,8 @@ static void *run(void *arg)
 
 void prober_sync(prober *p)
 {
-    cref_hold *h = cref_get(p->cfg);
-    const conf *c = cref_conf(h);
+    rt *r = rt_get(p->rt);
+    const conf *c = r->c;
     pthread_mutex_lock(&p->mu);
     for (int i = 0; i < c->ngroups; i++) {
         int id = c->groups[i].id;
@@ -130,15 +131,15 @@ void prober_sync(prober *p)
             t->started = true;
     }
     pthread_mutex_unlock(&p->mu);
-    cref_put(h);
+    rt_put(r);
 }
 
-prober *prober_start(cref *cfg, grt *g)
+prober *prober_start(rtref *rt, grt *g)
 {
     prober *p = calloc(1, sizeof *p);
     if (p == NULL)
         return NULL;
-    p->cfg = cfg;
+    p->rt = rt;
     p->g = g;
     pthread_mutex_init(&p->mu, NULL);
     prober_sync(p);

@@ -13,18 +13,18 @@
 #ifndef PROBER_H
 #define PROBER_H
 
-#include "config/cref.h"
+#include "runtime/runtime.h"
 #include "selector/grt.h"
 
 typedef struct prober prober;
 
-prober *prober_start(cref *cfg, grt *g);
+prober *prober_start(rtref *rt, grt *g);
 /* Start threads for groups that appeared in a reloaded config. */
 void prober_sync(prober *p);
 void prober_stop(prober *p);
 
 /* Inline probe on a pooled connection; records the result like the
  * background prober. Returns true if the group is writable. */
-bool probe_inline(grt *g, const conf *c, int id, MYSQL *my);
+bool probe_inline(grt *g, const rt *r, int id, MYSQL *my);
 
 #endif

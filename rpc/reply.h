@@ -1,6 +1,6 @@
 /*
  * rpc/reply.h — JSON replies and spec §4 error bodies, shared by the HTTP
- * handlers in rpc/ (the same shape api_io.c renders).
+ * handlers in rpc/ (the same shape rpc/api.c renders).
  */
 #ifndef RPC_REPLY_H
 #define RPC_REPLY_H

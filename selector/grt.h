@@ -1,8 +1,8 @@
 /*
- * selector/grt.h — per-group runtime: connection pools, probe results,
- * failure counters and fences. One slot per group id (1..99), created when a
- * group first appears in the config and kept across reloads (pools and
- * counters survive a SIGHUP; a changed primary address gets a fresh pool).
+ * selector/grt.h — per-group runtime state that survives reloads: probe
+ * results, failure counters and fences, one slot per group id (1..99). The
+ * group's pools are in the runtime snapshot (runtime/runtime.h); the write
+ * freeze of a shrink is migrate/freeze.h.
  *
  * Counters (spec §6): a failure is counted locally at once and queued for
  * Redis; the refresher thread (grt_refresh, every counter_refresh_ms) sends
@@ -21,6 +21,7 @@
 #include "config/conf.h"
 #include "dal/dal.h"
 #include "kv/kv.h"
+#include "runtime/runtime.h"
 #include "selector/sel.h"
 
 typedef struct grt grt;
@@ -33,18 +34,13 @@ typedef struct {
     char error[160];
 } grt_probe;
 
-grt *grt_create(kv *k);
+grt *grt_create(void);
 void grt_destroy(grt *g);
 
-/* Make pools/slots for every group in c (call at start and after reload). */
-void grt_apply_conf(grt *g, const conf *c);
-
-/* Pools (NULL if the group has none: retired, or no replica). */
-dal_pool *grt_primary(grt *g, int id);
-dal_pool *grt_replica(grt *g, int id);
-
-/* Fill views for every configured group (in config order). Returns n. */
-int grt_views(grt *g, const conf *c, int64_t now_mono_ms, sel_view *out);
+/* Fill views for every group of r's config (in config order): its state,
+ * weight, counts, fence, probe, and whether its pool is at its in-flight
+ * limit. Returns n. No I/O. */
+int grt_views(grt *g, const rt *r, int64_t now_mono_ms, sel_view *out);
 
 /* Record a failure of group id (probe failure, failed insert, timeout). */
 void grt_record_failure(grt *g, int id, int window_s);
@@ -57,28 +53,17 @@ void grt_probe_end(grt *g, int id, bool ok, int ms, const char *err);
 grt_probe grt_probe_get(grt *g, int id);
 
 /* Runtime fence (shared by all daemons through Redis key skip:fence:<g>).
- * Returns SK_OK; if Redis is down the fence applies to this daemon only. */
-sk_status grt_set_fence(grt *g, int id, bool fenced);
+ * Returns SK_OK; if Redis is down the fence applies to this daemon only
+ * and is published when Redis answers again. */
+sk_status grt_set_fence(grt *g, kv *k, int id, bool fenced);
 bool grt_fenced(grt *g, int id);
 
-/* Refresher step: flush queued increments, read counts and fences, check Redis. */
-void grt_refresh(grt *g, const conf *c, int64_t now_wall_ms, const char *token);
+/* Refresher step: flush queued increments, read counts and fences, check
+ * Redis. A fence set through the API while this runs is never undone by
+ * the refresher's older read. */
+void grt_refresh(grt *g, kv *k, const conf *c, int64_t now_wall_ms);
 
-/*
- * Write freeze (shrink, spec §8 step 4): while Redis key skip:freeze:<g>
- * exists, updates of the group's orders wait instead of writing. The
- * freeze is acknowledged per daemon (skip:freeze_ack:<g>:<node>) once this
- * daemon has seen it and has no update in flight on the group, so the
- * migration knows no write can land behind its final catch-up.
- * Protocol (Dekker, seq_cst): a writer calls grt_write_enter() — which
- * counts itself in flight, then checks the freeze — and grt_write_exit()
- * when done; the refresher sets the frozen flag, then checks the count.
- */
-bool grt_write_enter(grt *g, int id);   /* false: frozen, nothing counted */
-void grt_write_exit(grt *g, int id);
-bool grt_frozen(grt *g, int id);
-
-/* Outbox backlog per group (set by the relay/outbox watcher). */
+/* Outbox backlog per group (written by the relay only). */
 void grt_set_outbox_pending(grt *g, int id, int64_t n);
 int64_t grt_outbox_pending(grt *g, int id);
 

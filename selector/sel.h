@@ -2,7 +2,7 @@
  * selector/sel.h — choosing a group for a new order (pure core) and the
  * per-group runtime it reads (failure counters, fences, probe results).
  *
- * Pure part (sel_core.c): given a snapshot of every group — configured
+ * Pure part (sel.c): given a snapshot of every group — configured
  * state, weight, runtime fence, failure count this window, last probe —
  * decide each group's effective state and pick one by weighted random.
  * No I/O, no clock: the caller passes now and a random number.
@@ -46,6 +46,10 @@ sel_probe sel_probe_class(const sel_view *v, int64_t now_ms, int fresh_ms, int s
 
 /* Why a group cannot take this create, or NULL if it can (metrics label). */
 const char *sel_skip_reason(const sel_view *v, int64_t now_ms, int fresh_ms, int slow_ms);
+
+/* Whether sel_pick could choose this group now, in any tier (the last
+ * resort included): what /readyz counts as a writable group. */
+bool sel_can_take(const sel_view *v, int64_t now_ms, int fresh_ms, int slow_ms);
 
 /*
  * Pick a group for a create among ACTIVE, non-excluded, non-overloaded

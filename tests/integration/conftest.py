@@ -3,7 +3,8 @@
 The cluster is started by `./dev up` (or `./dev test`, which also exports the
 variables of `<run dir>/env`). Fixtures, all cheap:
 
-  env            dict of the cluster's env file (SKIP_URL, SKIP_G1_PRIMARY, ...)
+  env            dict of the cluster's env file (SKIP_URL = HAProxy in front of the
+                 daemons, SKIP_DAEMON_URLS = each daemon directly, SKIP_G1_PRIMARY, ...)
   dev            dev("fault", "g1", "kill") runs ./dev, asserts exit 0, returns the
                  CompletedProcess (check=False to allow failure; text in .stdout)
   db             db(group, role="primary"|"replica", user="admin"|"app", replica=1,
@@ -14,7 +15,8 @@ variables of `<run dir>/env`). Fixtures, all cheap:
   api            api(method, path, body=None, base=None, headers=None) -> Response
                  (status, headers, json, text) over plain HTTP (no extra packages)
   extra_daemon   extra_daemon(index=0, **overrides) starts build/skipstored on port
-                 base+100+index with its own config (node_id 100+index, overrides
+                 base+100+index with its own config (node_id 100+index: the ./dev
+                 daemons are node ids 1..SKIP_DAEMONS on base+131.., overrides
                  e.g. window_s=5, threshold=3), waits for /healthz; stopped at test end
   wait_until     wait_until(fn, timeout=10, interval=0.1, msg="") -> fn()'s truthy value
 
@@ -30,11 +32,16 @@ import signal
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pymysql
+
+import skipsign
 import pytest
+
+import skiputil
 
 REPO = Path(__file__).resolve().parents[2]
 DEV = str(REPO / "dev")
@@ -52,10 +59,12 @@ def run_dir():
 
 
 def load_env(path):
-    """Parse a shell KEY=VALUE file (values may be quoted)."""
+    """Parse the env file: `export KEY=VALUE` lines (values may be quoted)."""
     out = {}
     for line in Path(path).read_text().splitlines():
         line = line.strip()
+        if line.startswith("export "):
+            line = line[len("export "):].lstrip()
         if not line or line.startswith("#") or "=" not in line:
             continue
         key, _, val = line.partition("=")
@@ -115,6 +124,30 @@ def wait_until(fn, timeout=10.0, interval=0.1, msg=""):
         time.sleep(interval)
 
 
+# Tests that need a Kafka shape other than the cluster's are skipped with a reason that
+# names their marker; .ci/run's Kafka pass (SKIP_KAFKA_BROKERS=3 SKIP_KAFKA_TLS=1, its
+# own port base and run dir) runs `-m "kafka3 or kafka_tls"`.
+SECOND_PASS = ("SKIP_PORT_BASE=<another base> SKIP_KAFKA_BROKERS=3 SKIP_KAFKA_TLS=1 "
+               "./dev test -- -m 'kafka3 or kafka_tls' (what .ci/run's Kafka pass does)")
+
+
+def pytest_collection_modifyitems(config, items):
+    p = run_dir() / "env"
+    e = load_env(p) if p.exists() else {}
+    brokers = e.get("SKIP_KAFKA_BROKERS", "1")
+    mode = e.get("SKIP_KAFKA_MODE", "apache")
+    tls = e.get("SKIP_KAFKA_TLS", "0")
+    for item in items:
+        if "kafka3" in item.keywords and (brokers != "3" or mode != "apache"):
+            item.add_marker(pytest.mark.skip(reason="marker kafka3: needs SKIP_KAFKA_BROKERS=3, this cluster has %s "
+                                             "broker(s); run: %s" % (brokers, SECOND_PASS)))
+        if "kafka_tls" in item.keywords and tls != "1":
+            item.add_marker(pytest.mark.skip(reason="marker kafka_tls: needs SKIP_KAFKA_TLS=1; run: %s" % SECOND_PASS))
+        if "kafka1" in item.keywords and (brokers != "1" or mode != "apache"):
+            item.add_marker(pytest.mark.skip(reason="marker kafka1: needs one Apache Kafka broker (this cluster: "
+                                             "SKIP_KAFKA_MODE=%s, SKIP_KAFKA_BROKERS=%s)" % (mode, brokers)))
+
+
 @pytest.fixture(scope="session")
 def env():
     p = run_dir() / "env"
@@ -137,10 +170,14 @@ def wait_until_fixture():
 
 
 def connect(hostport, user, password, database=None, **kw):
+    """pymysql connection; TLS with the dev client certificate in backend TLS mode."""
     host, port = addr(hostport)
     args = dict(host=host, port=port, user=user, password=password, database=database,
                 autocommit=True, connect_timeout=2, read_timeout=5, write_timeout=5,
                 charset="utf8mb4")
+    e = load_env(run_dir() / "env")
+    if skiputil.backend_tls(e):
+        args.update(skiputil.db_tls_args(e))
     args.update(kw)
     return pymysql.connect(**args)
 
@@ -246,6 +283,7 @@ class Response:
     def __init__(self, status, headers, body):
         self.status = status
         self.headers = headers
+        self.raw = body
         self.text = body.decode("utf-8", "replace")
         try:
             self.json = json.loads(self.text) if self.text else None
@@ -256,7 +294,9 @@ class Response:
         return "<Response %d %s>" % (self.status, self.text[:200])
 
 
-def http(method, url, body=None, headers=None, timeout=10):
+def http(method, url, body=None, headers=None, timeout=10, key=None):
+    """One request, signed with `key` (skipsign.py: None = the default key,
+    False = unsigned); the answer's signature is verified."""
     data = None
     hdrs = dict(headers or {})
     if body is not None:
@@ -264,18 +304,31 @@ def http(method, url, body=None, headers=None, timeout=10):
         if isinstance(data, str):
             data = data.encode()
         hdrs.setdefault("Content-Type", "application/json")
+    kid = skipsign.pick(key or None) if key is not False and "Authorization" not in hdrs else None
+    n = None
+    if kid:
+        u = urllib.parse.urlsplit(url)
+        target = u.path + ("?" + u.query if u.query else "")
+        hdrs["Authorization"], n = skipsign.sign(method, target, data, kid)
     req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
-            return Response(r.status, dict(r.headers), r.read())
+            resp = Response(r.status, dict(r.headers), r.read())
+            raw = resp.raw
     except urllib.error.HTTPError as e:
-        return Response(e.code, dict(e.headers), e.read())
+        resp = Response(e.code, dict(e.headers), e.read())
+        raw = resp.raw
+    if kid:
+        # field names are case-insensitive (HAProxy sends them lowercased)
+        sig = next((v for k, v in resp.headers.items() if k.lower() == "skip-signature"), None)
+        skipsign.check_response(kid, resp.status, n, raw, sig)
+    return resp
 
 
 @pytest.fixture
 def api(env):
-    def _api(method, path, body=None, base=None, headers=None, timeout=10):
-        return http(method, (base or env["SKIP_URL"]) + path, body, headers, timeout)
+    def _api(method, path, body=None, base=None, headers=None, timeout=10, key=None):
+        return http(method, (base or env["SKIP_URL"]) + path, body, headers, timeout, key)
     return _api
 
 

@@ -1,23 +1,27 @@
-"""The ./dev cluster itself: replication, faults, grants, env file, Kafka mock.
+"""The ./dev cluster itself: replication, faults, grants, env file, Kafka.
 
 Each test names the property of the dev contract (spec §2) it checks.
 """
 
-import subprocess
 import time
 import uuid
 
 import pymysql
 import pytest
 
+import skiputil
 from conftest import status, wait_until
+from skiputil import broker_name, kafka_partitions
+from skiputil import kcat as kcat_cluster
 
 SCRATCH_DB = "skipstore_devtest"   # admin-only scratch schema; replicates like any other
 ENV_KEYS = [
     "SKIP_URL", "SKIP_PORT_BASE", "SKIP_RUN_DIR", "SKIP_GROUPS", "SKIP_DB_NAME",
     "SKIP_DB_USER", "SKIP_DB_PASSWORD", "SKIP_DB_ADMIN_USER", "SKIP_DB_ADMIN_PASSWORD",
     "SKIP_MERCHANT_DB", "SKIP_MERCHANT_DB_NAME", "SKIP_REDIS", "SKIP_KAFKA",
-    "SKIP_KAFKA_TOPIC", "SKIP_CONFIG", "SKIP_BUILD_DIR", "SKIP_ADMIN_TOKEN",
+    "SKIP_KAFKA_TOPIC", "SKIP_CONFIG", "SKIP_BUILD_DIR", "SKIP_KEYS", "SKIP_DAEMON_URLS",
+    "SKIP_LB_SOCKET",
+    "SKIP_KAFKA_BROKERS", "SKIP_KAFKA_MODE", "SKIP_KAFKA_TLS", "SKIP_KAFKA_CLIENT_CONF",
 ]
 
 
@@ -60,9 +64,9 @@ def read_scratch(conn, value):
         return None
 
 
-def kcat(*args, stdin=None, timeout=20):
-    return subprocess.run(["kcat", *args], input=stdin, capture_output=True, text=True,
-                          timeout=timeout)
+def kafka_brokers(env):
+    """[(broker id, "host:port", ./dev component name)] of the cluster."""
+    return [(i + 1, hp, broker_name(env, i + 1)) for i, hp in enumerate(env["SKIP_KAFKA"].split(","))]
 
 
 # ------------------------------------------------------------------ cluster shape
@@ -74,12 +78,17 @@ def test_status_lists_every_component_up(env):
     for g in groups(env):
         expected.append("g%d" % g)
         expected += ["g%dr%d" % (g, m + 1) for m in range(len(env["SKIP_G%d_REPLICAS" % g].split()))]
-    expected += ["merchantdb", "redis", "kafka"]
+    expected += ["merchantdb", "redis", "lb"] + [name for _, _, name in kafka_brokers(env)]
     for name in expected:
         assert name in st, name
         assert st[name][2] == "up", (name, st[name])
         assert st[name][0], name
-    for name in ("daemon", "mirror"):
+    base = int(env["SKIP_PORT_BASE"])
+    assert st["lb"][1] == "127.0.0.1:%d" % base
+    ndaemons = len(env["SKIP_DAEMON_URLS"].split())
+    for n in range(1, ndaemons + 1):
+        assert st["daemon%d" % n][1] == "127.0.0.1:%d" % (base + 130 + n)
+    for name in ["daemon%d" % n for n in range(1, ndaemons + 1)] + ["mirror"]:
         assert st[name][2] in ("up", "absent"), (name, st[name])
 
 
@@ -201,12 +210,10 @@ def test_fault_stop_shows_stopped_and_cont_resumes(env, db, dev):
 
 
 def test_fault_redis_kill_start(env, dev):
-    import redis
-    host, port = env["SKIP_REDIS"].rsplit(":", 1)
     dev("fault", "redis", "kill")
     assert status()["redis"][2] == "down"
     dev("fault", "redis", "start")
-    assert redis.Redis(host=host, port=int(port), socket_timeout=2).ping()
+    assert skiputil.redis_client(env).ping()
 
 
 def test_fault_rejects_bad_target_and_action(dev):
@@ -223,9 +230,14 @@ def test_env_file_has_every_key(env):
     for k in ENV_KEYS:
         assert k in env, k
     base = int(env["SKIP_PORT_BASE"])
-    assert env["SKIP_URL"] == "http://127.0.0.1:%d" % base
+    assert env["SKIP_URL"] == "http://127.0.0.1:%d" % base   # HAProxy
+    urls = env["SKIP_DAEMON_URLS"].split()
+    assert len(urls) >= 1
+    assert urls == ["http://127.0.0.1:%d" % (base + 130 + n) for n in range(1, len(urls) + 1)]
     assert env["SKIP_REDIS"] == "127.0.0.1:%d" % (base + 1)
-    assert env["SKIP_KAFKA"] == "127.0.0.1:%d" % (base + 2)
+    nb = int(env["SKIP_KAFKA_BROKERS"])
+    assert nb in (1, 3)
+    assert env["SKIP_KAFKA"] == ",".join("127.0.0.1:%d" % (base + 1 + i) for i in range(1, nb + 1))
     assert env["SKIP_MERCHANT_DB"] == "127.0.0.1:%d" % (base + 5)
     assert env["SKIP_DB_NAME"] == "skipstore"
     assert env["SKIP_MERCHANT_DB_NAME"] == "skipstore_merchant"
@@ -245,32 +257,41 @@ def test_up_again_is_harmless(dev):
 
 
 def test_config_is_generated_from_ports(env):
+    # one file for every ./dev daemon; node_id and listen in it are daemon1's (each
+    # daemon gets its own on the command line)
     text = open(env["SKIP_CONFIG"]).read()
-    assert 'listen: "127.0.0.1:%s"' % env["SKIP_PORT_BASE"] in text
+    assert 'listen: "127.0.0.1:%d"' % (int(env["SKIP_PORT_BASE"]) + 131) in text
+    assert "node_id: 1\n" in text
     for g in groups(env):
         assert 'primary: "%s"' % env["SKIP_G%d_PRIMARY" % g] in text
     assert 'brokers: "%s"' % env["SKIP_KAFKA"] in text
 
 
-# ------------------------------------------------------------------ kafka mock
+# ------------------------------------------------------------------ kafka
 
 
-def test_kafka_mock_answers_metadata(env):
-    p = kcat("-b", env["SKIP_KAFKA"], "-L", "-t", env["SKIP_KAFKA_TOPIC"], "-m", "5")
+def test_kafka_answers_metadata(env):
+    """Every broker of SKIP_KAFKA is in the metadata, the topic has the 4 partitions the
+    mirror expects, each replicated on every broker and led by one."""
+    p = kcat_cluster(env, "-L", "-m", "10", "-t", env["SKIP_KAFKA_TOPIC"])
     assert p.returncode == 0, p.stderr
-    assert "broker 1 at %s" % env["SKIP_KAFKA"] in p.stdout
+    for i, hp, _ in kafka_brokers(env):
+        assert "broker %d at %s" % (i, hp) in p.stdout, p.stdout
     assert 'topic "%s" with 4 partitions' % env["SKIP_KAFKA_TOPIC"] in p.stdout
+    if env["SKIP_KAFKA_MODE"] == "apache":
+        parts = kafka_partitions(env)
+        n = len(kafka_brokers(env))
+        assert len(parts) == 4 and all(len(m["replicas"]) == n and m["leader"] > 0 for m in parts.values()), parts
 
 
 def test_kafka_produce_consume_round_trip(env):
-    # A scratch topic (the mock auto-creates it): junk on skipstore.orders would
-    # reach the mirror's dead-letter table.
+    # A scratch topic (auto-created, shaped like the real one): junk on skipstore.orders
+    # would reach the mirror's dead-letter table.
     topic = "skipstore.devtest"
     msg = "hello-%s" % uuid.uuid4().hex
-    p = kcat("-b", env["SKIP_KAFKA"], "-P", "-t", topic, "-p", "0", "-k", "k", stdin=msg + "\n")
+    p = kcat_cluster(env, "-P", "-t", topic, "-p", "0", "-k", "k", stdin=msg + "\n")
     assert p.returncode == 0, p.stderr
-    p = kcat("-b", env["SKIP_KAFKA"], "-C", "-t", topic, "-p", "0", "-o", "beginning", "-e",
-             "-f", "%k %s\n")
+    p = kcat_cluster(env, "-C", "-t", topic, "-p", "0", "-o", "beginning", "-e", "-f", "%k %s\n")
     assert p.returncode == 0, p.stderr
     assert "k " + msg in p.stdout.splitlines()
 
@@ -278,22 +299,49 @@ def test_kafka_produce_consume_round_trip(env):
 def test_kafka_consumer_group_commits_offsets(env):
     topic = "skipstore.devtest.cg"
     group = "devtest-%s" % uuid.uuid4().hex[:8]
-    common = ["-b", env["SKIP_KAFKA"]]
-    consume = common + ["-G", group, "-X", "auto.offset.reset=earliest",
-                        "-X", "session.timeout.ms=6000", "-e", "-f", "%s\n", topic]
+    consume = ["-G", group, "-X", "auto.offset.reset=earliest", "-X", "session.timeout.ms=6000", "-e", "-f", "%s\n",
+               topic]
     first, second = "first-%s" % uuid.uuid4().hex, "second-%s" % uuid.uuid4().hex
-    assert kcat(*common, "-P", "-t", topic, "-p", "0", stdin=first + "\n").returncode == 0
-    p = kcat(*consume, timeout=40)
+    assert kcat_cluster(env, "-P", "-t", topic, "-p", "0", stdin=first + "\n").returncode == 0
+    p = kcat_cluster(env, *consume, timeout=40)
     assert first in p.stdout.split(), (p.stdout, p.stderr[-2000:])
-    assert kcat(*common, "-P", "-t", topic, "-p", "0", stdin=second + "\n").returncode == 0
-    # Rejoining the same group waits for the old member's session to expire on the mock.
-    p = kcat(*consume, timeout=40)
+    assert kcat_cluster(env, "-P", "-t", topic, "-p", "0", stdin=second + "\n").returncode == 0
+    p = kcat_cluster(env, *consume, timeout=40)
     got = p.stdout.split()
     assert second in got and first not in got, (p.stdout, p.stderr[-2000:])
 
 
 def test_kafka_stop_cont(env, dev):
-    dev("fault", "kafka", "stop")
-    assert status()["kafka"][2] == "stopped"
+    name = broker_name(env, 1)
+    dev("fault", "kafka", "stop")  # "kafka" is broker 1 whatever the cluster's size
+    assert status()[name][2] == "stopped"
     dev("fault", "kafka", "cont")
-    assert status()["kafka"][2] == "up"
+    assert status()[name][2] == "up"
+
+
+def test_kafka_kill_start_keeps_its_data(env, dev):
+    """Apache Kafka keeps its log on disk: a message acknowledged before a SIGKILL is
+    there after `./dev fault kafka start` (the in-memory mock lost everything)."""
+    if env["SKIP_KAFKA_MODE"] != "apache":
+        pytest.skip("SKIP_KAFKA_MODE=%s: the mock broker keeps its data in memory" % env["SKIP_KAFKA_MODE"])
+    topic = "skipstore.devtest.durable"
+    msg = "durable-%s" % uuid.uuid4().hex
+    p = kcat_cluster(env, "-P", "-t", topic, "-p", "0", "-X", "acks=all", stdin=msg + "\n")
+    assert p.returncode == 0, p.stderr
+    name = broker_name(env, 1)
+    pid = status()[name][0]
+    dev("fault", name, "kill")
+    assert status()[name][2] == "down"
+    dev("fault", name, "start")
+    st = status()[name]
+    assert st[2] == "up" and st[0] != pid, st
+    p = kcat_cluster(env, "-C", "-t", topic, "-p", "0", "-o", "beginning", "-e", "-f", "%s\n", timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert msg in p.stdout.split()
+
+
+def test_fault_rejects_a_broker_the_cluster_does_not_have(env, dev):
+    n = len(kafka_brokers(env))
+    p = dev("fault", "kafka%d" % (n + 1) if n < 3 else "kafka4", "kill", check=False)
+    assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
+    assert p.stderr.strip()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pymysql
 import pytest
-import redis
+import skiputil
 
 from skiputil import Client, create_body, db, groups, uid
 
@@ -55,8 +55,7 @@ def conn_addr(env, addr, database="skipstore"):
 
 
 def rds(env):
-    h, p = env["SKIP_REDIS"].rsplit(":", 1)
-    return redis.Redis(host=h, port=int(p), socket_timeout=3)
+    return skiputil.redis_client(env)
 
 
 def default_target(gids, g):
@@ -118,15 +117,12 @@ def assert_audit_clean(env, topo):
 
 
 def reload(env):
-    c = Client(env["SKIP_URL"])
-    st, _, body = c.post("/v1/admin/reload", headers=auth(env))
-    c.close()
-    assert st == 200, body
-
-
-def auth(env):
-    tok = env.get("SKIP_ADMIN_TOKEN") or ""
-    return {"Authorization": "Bearer " + tok} if tok else {}
+    """Every daemon re-reads the config (each directly: through HAProxy a reload reaches one)."""
+    for url in env["SKIP_DAEMON_URLS"].split():
+        c = Client(url)
+        st, _, body = c.post("/v1/admin/reload")
+        c.close()
+        assert st == 200, (url, body)
 
 
 def restore(env, info):
@@ -522,6 +518,122 @@ def test_retire_stops_on_real_duplicate(env, topo):
         with conn_addr(env, env["SKIP_G%d_PRIMARY" % g]) as x:
             x.cursor().execute("DELETE FROM orders WHERE order_no=%s", (dup,))
     c.close()
+
+
+def stamped_no(group, when="20200101000000"):
+    """A valid order number of `group` issued at `when` (UTC) by node 998 (no daemon of the cluster uses
+    it): an old `when` sorts it before every real order, into the first chunk of a copy."""
+    head = when + "998" + "%05d" % random.randint(0, 99999) + "%02d" % group
+    return head + luhn_digit(head)
+
+
+def insert_created(env, g, nos, merchant, expire_at):
+    """CREATED orders stamped as their numbers say, straight into group g's primary (no outbox row)."""
+    with conn_addr(env, env["SKIP_G%d_PRIMARY" % g]) as x:
+        x.cursor().executemany(
+            "INSERT INTO orders (order_no, group_id, merchant_id, out_trade_no, amount, currency, channel, status, "
+            "refunded_amount, version, created_at, updated_at, expire_at) VALUES "
+            "(%s, %s, %s, %s, 100, 'CNY', 'wx', 'CREATED', 0, 1, NOW(3), NOW(3), %s)",
+            [(no, stamped(no), merchant, uid("ox"), expire_at) for no in nos])
+
+
+def forget(env, gids, nos):
+    """Remove test-made rows from every group and the merchant store (after the mirror caught up)."""
+    if not nos:
+        return
+    marks = ",".join(["%s"] * len(nos))
+    for x in gids:
+        with conn_addr(env, env["SKIP_G%d_PRIMARY" % x]) as c:
+            c.cursor().execute("DELETE FROM orders WHERE order_no IN (%s)" % marks, list(nos))
+    with conn_addr(env, env["SKIP_MERCHANT_DB"], env["SKIP_MERCHANT_DB_NAME"]) as m:
+        m.cursor().execute("DELETE FROM merchant_orders WHERE order_no IN (%s)" % marks, list(nos))
+
+
+def status_of(env, g, nos):
+    marks = ",".join(["%s"] * len(nos))
+    with conn_addr(env, env["SKIP_G%d_PRIMARY" % g]) as x:
+        cur = x.cursor()
+        cur.execute("SELECT order_no, status FROM orders WHERE order_no IN (%s)" % marks, list(nos))
+        return dict(cur.fetchall())
+
+
+def test_sweeper_expires_only_its_own_stamps(env, topo):
+    """A group's expiry sweeper closes only orders whose stamped group routes to it: the copy of another
+    live group's order (what a shrink puts there) stays as it is, even long past its expire_at."""
+    g, t = topo["G"], topo["T"]
+    restore_for_next(env, topo)
+    merchant = uid("mx")
+    foreign, own = stamped_no(g), stamped_no(t)
+    # the foreign copy expired first: a sweeper taking the oldest expiries first reaches it before `own`
+    insert_created(env, t, [foreign], merchant, "2020-01-01 00:00:00.000")
+    insert_created(env, t, [own], merchant, "2020-01-01 00:10:00.000")
+    try:
+        deadline = time.time() + 20
+        while status_of(env, t, [own]).get(own) != "CLOSED":
+            assert time.time() < deadline, "group %d's sweeper never closed its own expired order" % t
+            time.sleep(0.2)
+        assert status_of(env, t, [foreign]) == {foreign: "CREATED"}, "group %d closed group %d's order" % (t, g)
+        assert wait_mirror(env, {own: 2}) == []
+    finally:
+        forget(env, topo["gids"], [foreign, own])
+
+
+def test_retire_with_orders_expiring_mid_copy(env, topo):
+    """Orders of G that expire after they were copied to T: only G's sweeper closes them, the catch-up
+    carries the close to T, and verification passes (before the fix, T's sweeper closed the copies too, with
+    other closed_at/updated_at, and `group retire` stopped with "chunk differs")."""
+    g, t, gids = topo["G"], topo["T"], topo["gids"]
+    restore_for_next(env, topo)
+    merchant = uid("me")
+    make_orders(env, 300, merchant)
+    expiring = [stamped_no(g) for _ in range(20)]
+    insert_created(env, g, expiring, merchant, "2030-01-01 00:00:00.000")
+    # about 12 chunks, 0.5 s apart: the copy goes on for seconds after the first chunk, whatever G holds
+    chunk = max(20, count_rows(env, g) // 12)
+    e = dict(os.environ)
+    e.update(env)
+    p = subprocess.Popen([skipctl_bin(env), "group", "retire", str(g), "--json", "--chunk-rows", str(chunk),
+                          "--throttle-ms", "500"], env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # wait until the first chunk (our orders: the smallest numbers) is in T while the copy goes on
+        state = Path(topo["cfg"]).parent / ("retire-%d.state" % g)
+        deadline = time.time() + 60
+        while True:
+            try:
+                st = json.loads(state.read_text())
+            except (OSError, ValueError):
+                st = {}
+            if st.get("state") == "COPYING" and st.get("rows_copied", 0) >= chunk:
+                break
+            assert st.get("state") in (None, "DRAINING", "COPYING"), "copy ended before the test could act: %s" % st
+            assert time.time() < deadline, st
+            time.sleep(0.05)
+        assert set(status_of(env, t, expiring).values()) == {"CREATED"}
+        # time passes: the orders expire on both sides alike (the copy is exact)
+        marks = ",".join(["%s"] * len(expiring))
+        for x in (g, t):
+            with conn_addr(env, env["SKIP_G%d_PRIMARY" % x]) as c:
+                c.cursor().execute("UPDATE orders SET expire_at='2020-06-01 00:00:00.000' WHERE order_no IN (%s)"
+                                   % marks, expiring)
+        out, errout = p.communicate(timeout=300)
+        assert p.returncode == 0, out + errout
+        assert json.loads(out.strip().splitlines()[-1])["state"] == "RETIRED"
+        # closed once, by G's sweeper; T holds exactly G's rows
+        cols = "order_no, status, version, updated_at, closed_at"
+        rows = {}
+        for x in (g, t):
+            with conn_addr(env, env["SKIP_G%d_PRIMARY" % x]) as c:
+                cur = c.cursor()
+                cur.execute("SELECT %s FROM orders WHERE order_no IN (%s)" % (cols, marks), expiring)
+                rows[x] = sorted(cur.fetchall())
+        assert len(rows[t]) == 20 and rows[t] == rows[g], rows
+        assert {r[1] for r in rows[t]} == {"CLOSED"} and {r[2] for r in rows[t]} == {2}
+        assert wait_mirror(env, {no: 2 for no in expiring}) == []
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)
+        forget(env, gids, expiring)
 
 
 def test_retire_killed_mid_copy_resumes(env, topo):

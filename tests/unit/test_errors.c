@@ -10,7 +10,15 @@ static const struct { sk_status st; int http; const char *code; int retry; } cas
     {SK_EUNKNOWN_FIELD, 400, "UNKNOWN_FIELD", 0},
     {SK_EBAD_ORDER_NO, 400, "BAD_ORDER_NO", 0},
     {SK_EUNAUTHENTICATED, 401, "UNAUTHENTICATED", 0},
+    {SK_ESIGNATURE_INVALID, 401, "SIGNATURE_INVALID", 0},
+    {SK_EREQUEST_EXPIRED, 401, "REQUEST_EXPIRED", 0},
+    {SK_EREPLAYED, 401, "REPLAYED", 0},
     {SK_EFORBIDDEN, 403, "FORBIDDEN", 0},
+    {SK_ETERMINAL_NOT_ACTIVE, 403, "TERMINAL_NOT_ACTIVE", 0},
+    {SK_ETERMINAL_BLOCKED, 403, "TERMINAL_BLOCKED", 0},
+    {SK_ETERMINAL_MISMATCH, 403, "TERMINAL_MISMATCH", 0},
+    {SK_EACTIVATION_FAILED, 403, "ACTIVATION_FAILED", 0},
+    {SK_EREFUND_NOT_ALLOWED, 403, "REFUND_NOT_ALLOWED", 0},
     {SK_ENOT_FOUND, 404, "NOT_FOUND", 0},
     {SK_EMETHOD, 405, "METHOD_NOT_ALLOWED", 0},
     {SK_EDUPLICATE, 409, "DUPLICATE_OUT_TRADE_NO", 0},
@@ -32,6 +40,9 @@ static const struct { sk_status st; int http; const char *code; int retry; } cas
     {SK_EDB, 500, "INTERNAL", 0},
     {SK_EINTERNAL, 500, "INTERNAL", 0},
     {SK_ENOMEM, 500, "INTERNAL", 0},
+    /* internal signals of the claim: never shown, but never a 2xx either */
+    {SK_EHELD, 500, "INTERNAL", 0},
+    {SK_EUNAVAILABLE, 500, "INTERNAL", 0},
 };
 
 START_TEST(every_status_maps)

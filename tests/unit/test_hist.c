@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_hist.c — the log-linear latency histogram (bench/hist_core.c).
+ * tests/unit/test_hist.c — the log-linear latency histogram (bench/hist.c).
  *
  * Expected percentiles are computed independently: the samples are also kept
  * in an array, sorted with qsort, and the nearest-rank value taken from it.

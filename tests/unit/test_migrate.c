@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_migrate.c — the pure core of expand/shrink (migrate/mig_core.c):
+ * tests/unit/test_migrate.c — the pure core of expand/shrink (migrate/mig.c):
  * retire state machine (every state x event pair, resume points), chunk
  * bookkeeping, default alias target, checksum/upsert SQL, ramp schedule,
  * duration parsing, state-file round trip, groups-section rewrite.

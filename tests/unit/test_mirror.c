@@ -5,8 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "common/utf8.h"
 #include "mirror/event.h"
-#include "rpc/merchant.h"
+#include "listing/mlist.h"
 
 /* ---------- cursor ---------- */
 
@@ -29,10 +30,10 @@ START_TEST(cursor_roundtrip)
 }
 END_TEST
 
-static void enc_raw(const char *raw, char *out)
+static void enc_rawn(const char *raw, size_t n, char *out)
 {
     static const char T[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t n = strlen(raw), o = 0;
+    size_t o = 0;
     const unsigned char *in = (const unsigned char *)raw;
     for (size_t i = 0; i < n; i += 3) {
         unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
@@ -43,6 +44,35 @@ static void enc_raw(const char *raw, char *out)
     }
     out[o] = '\0';
 }
+
+static void enc_raw(const char *raw, char *out) { enc_rawn(raw, strlen(raw), out); }
+
+/* Found by fuzz/fuzz_mlist.c: a cursor is accepted only in the one text
+ * mcur_encode makes for its position (decode -> encode gives it back). */
+START_TEST(cursor_is_canonical)
+{
+    mcur d;
+    char buf[128], again[MCUR_MAX];
+    static const char with_nul[] = "1:0:2026112600565200700012022\0" "3MDAwMTIwMjI";
+    enc_rawn(with_nul, sizeof with_nul - 1, buf); /* junk after a NUL */
+    ck_assert_int_eq(mcur_decode(buf, &d), -1);
+    enc_rawn("1:12:2026112601190000100001026\0", 31, buf); /* trailing NUL */
+    ck_assert_int_eq(mcur_decode(buf, &d), -1);
+    enc_raw("1:012:2026112601190000100001026", buf); /* leading zero */
+    ck_assert_int_eq(mcur_decode(buf, &d), -1);
+    enc_raw("1:00:2026112601190000100001026", buf);
+    ck_assert_int_eq(mcur_decode(buf, &d), -1);
+    enc_raw("1:0:2026112601190000100001026", buf); /* zero itself is fine */
+    ck_assert_int_eq(mcur_decode(buf, &d), 0);
+    mcur_encode(&d, again);
+    ck_assert_str_eq(again, buf);
+    enc_raw("1:10:2026112601190000100001026", buf);
+    ck_assert_int_eq(mcur_decode(buf, &d), 0);
+    ck_assert(d.created_ms == 10);
+    mcur_encode(&d, again);
+    ck_assert_str_eq(again, buf);
+}
+END_TEST
 
 START_TEST(cursor_rejects_garbage)
 {
@@ -232,12 +262,167 @@ START_TEST(decode_bad)
     ck_assert_int_eq(mev_decode(s, strlen(s), NULL, 0, NULL, &o, why, sizeof why), MEV_UNKNOWN_FIELD);
     ck_assert(strstr(why, "surprise") != NULL);
     free(s);
+    /* found by fuzz/fuzz_event.c: group must be the one stamped in order_no */
+    s = event_json(NULL, NULL);
+    char *g = strstr(s, "\"group\":2");
+    ck_assert_ptr_nonnull(g);
+    g[8] = '4';
+    ck_assert_int_eq(mev_decode(s, strlen(s), "m1", 2, "order", &o, why, sizeof why), MEV_INVALID);
+    ck_assert(strstr(why, "group 4") != NULL);
+    free(s);
     static const char *required[] = {"order_no", "version", "updated_at", "status", "merchant_id", "amount"};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
         s = event_json(NULL, required[i]);
         ck_assert_msg(mev_decode(s, strlen(s), NULL, 0, NULL, &o, why, sizeof why) == MEV_INVALID, "%s", required[i]);
         free(s);
     }
+}
+END_TEST
+
+/* found by fuzz/fuzz_event.c: the reason is stored in a utf8mb4 column, so
+ * an unknown key's name is cut on a character boundary, never mid-character */
+START_TEST(decode_reason_is_valid_utf8)
+{
+    order_t o;
+    char why[256];
+    char key[200] = "";
+    for (int i = 0; i < 30; i++)
+        strcat(key, "\xe5\x92\x96"); /* 3-byte characters: 64 bytes ends inside one */
+    char *s = event_json(key, NULL);
+    ck_assert_int_eq(mev_decode(s, strlen(s), NULL, 0, NULL, &o, why, sizeof why), MEV_UNKNOWN_FIELD);
+    ck_assert(utf8_valid(why, strlen(why)));
+    ck_assert(strstr(why, "\xe5\x92\x96") != NULL);
+    free(s);
+    /* jansson quotes the input up to the bad byte: here the first byte of a
+     * 2-byte character after a backslash */
+    static const char bad_escape[] = "{\"attach\":\"{\\\xde\x94\\\":1}\"}";
+    ck_assert_int_eq(mev_decode(bad_escape, sizeof bad_escape - 1, NULL, 0, NULL, &o, why, sizeof why), MEV_BAD_JSON);
+    ck_assert_msg(utf8_valid(why, strlen(why)), "%s", why);
+    ck_assert(strstr(why, "invalid json") != NULL);
+}
+END_TEST
+
+/* ---------- poison-pill isolation (mev_isolate) ---------- */
+
+/* A fake merchant store: event i's row is refused when bad[i]; its dead
+ * letter when dead_bad[i]; its minimal dead letter when min_bad[i]; every
+ * apply after call number fail_at fails store-wide. Committed transactions
+ * append what they wrote to `log` ("e3", "d5", "m5", "s5"). */
+#define ISO_N 64
+typedef struct {
+    bool bad[ISO_N], dead_bad[ISO_N], min_bad[ISO_N];
+    int level[ISO_N];
+    int calls, fail_at;
+    char log[ISO_N * 8];
+} fakestore;
+
+static mev_apply fs_apply(void *ctx, int from, int to)
+{
+    fakestore *f = ctx;
+    if (++f->calls >= f->fail_at && f->fail_at > 0)
+        return MEV_APPLY_FAIL;
+    for (int i = from; i < to; i++) {
+        int l = f->level[i];
+        if ((l == MEV_LVL_EVENT && f->bad[i]) || (l == MEV_LVL_DEAD && f->dead_bad[i]) ||
+            (l == MEV_LVL_MINIMAL && f->min_bad[i]))
+            return MEV_APPLY_ROW; /* the whole transaction rolls back */
+    }
+    for (int i = from; i < to; i++) {
+        char one[16];
+        snprintf(one, sizeof one, "%c%d ", "edms"[f->level[i]], i);
+        strcat(f->log, one);
+    }
+    return MEV_APPLY_OK;
+}
+
+static void fs_level(void *ctx, int i, int level) { ((fakestore *)ctx)->level[i] = level; }
+
+static mev_apply run_iso(fakestore *f, int n)
+{
+    mev_isolator iso = {.apply = fs_apply, .set_level = fs_level, .ctx = f};
+    return mev_isolate(&iso, n);
+}
+
+/* "e0 e1 ... " with the given indices as dead letters ('d') */
+static void expect_log(const fakestore *f, int n, const char *kinds)
+{
+    char want[ISO_N * 8] = "";
+    for (int i = 0; i < n; i++) {
+        char one[16];
+        snprintf(one, sizeof one, "%c%d ", kinds[i], i);
+        strcat(want, one);
+    }
+    ck_assert_str_eq(f->log, want);
+}
+
+START_TEST(isolate_good_batch_is_one_transaction)
+{
+    fakestore f = {.fail_at = 0};
+    ck_assert_int_eq(run_iso(&f, 50), MEV_APPLY_OK);
+    ck_assert_int_eq(f.calls, 1);
+    char k[51];
+    memset(k, 'e', 50);
+    expect_log(&f, 50, k);
+    fakestore g = {.fail_at = 0};
+    ck_assert_int_eq(run_iso(&g, 0), MEV_APPLY_OK);
+    ck_assert_int_eq(g.calls, 0);
+}
+END_TEST
+
+START_TEST(isolate_sets_aside_only_the_bad_events_in_order)
+{
+    /* bad first, in the middle, last, and two neighbours */
+    fakestore f = {.fail_at = 0};
+    int bad[] = {0, 17, 18, 40, 63};
+    char k[ISO_N + 1];
+    memset(k, 'e', ISO_N);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        f.bad[bad[i]] = true;
+        k[bad[i]] = 'd';
+    }
+    ck_assert_int_eq(run_iso(&f, ISO_N), MEV_APPLY_OK);
+    expect_log(&f, ISO_N, k); /* every good event applied once, in offset order */
+    ck_assert_msg(f.calls <= 1 + 2 * 5 * 6 + 5, "%d transactions", f.calls);
+}
+END_TEST
+
+START_TEST(isolate_escalates_dead_letter_then_minimal_then_skip)
+{
+    fakestore f = {.fail_at = 0};
+    f.bad[1] = f.bad[2] = f.bad[3] = true;
+    f.dead_bad[2] = f.dead_bad[3] = true; /* its full dead letter is refused too */
+    f.min_bad[3] = true;                  /* and even the minimal one */
+    ck_assert_int_eq(run_iso(&f, 5), MEV_APPLY_OK);
+    expect_log(&f, 5, "edmse");
+}
+END_TEST
+
+START_TEST(isolate_stops_at_a_store_failure)
+{
+    for (int at = 1; at <= 8; at++) {
+        fakestore f = {.fail_at = at};
+        f.bad[5] = true;
+        ck_assert_int_eq(run_iso(&f, 16), MEV_APPLY_FAIL);
+        ck_assert_int_eq(f.calls, at); /* nothing tried after the failure */
+        /* what was committed before is a prefix of the batch, in order */
+        fakestore ok = {.fail_at = 0};
+        ok.bad[5] = true;
+        ck_assert_int_eq(run_iso(&ok, 16), MEV_APPLY_OK);
+        ck_assert_msg(strncmp(ok.log, f.log, strlen(f.log)) == 0, "at %d: '%s' vs '%s'", at, f.log, ok.log);
+    }
+}
+END_TEST
+
+START_TEST(row_errors_are_only_value_errors)
+{
+    static const unsigned row[] = {1048, 1062, 1264, 1265, 1292, 1300, 1366, 1367, 1406, 1411, 1690, 4025};
+    for (size_t i = 0; i < sizeof row / sizeof row[0]; i++)
+        ck_assert_msg(mev_row_error(row[i]), "%u", row[i]);
+    /* store-level: never a reason to set an event aside */
+    static const unsigned store[] = {0, 1021, 1040, 1053, 1114, 1142, 1146, 1153, 1205, 1213, 1290, 1836, 1927,
+                                     2006, 2013, 4031};
+    for (size_t i = 0; i < sizeof store / sizeof store[0]; i++)
+        ck_assert_msg(!mev_row_error(store[i]), "%u", store[i]);
 }
 END_TEST
 
@@ -305,21 +490,81 @@ START_TEST(parallel_slot_and_flow_control)
 }
 END_TEST
 
+/* ---------- trust: event HMAC and ownership (spec §10) ---------- */
+
+#define EVKEY "dev-event-key-0123456789abcdefghijklmnopqrstuv"
+
+START_TEST(hmac_checked_before_decode)
+{
+    char *s = event_json(NULL, NULL);
+    size_t n = strlen(s);
+    evsig_keys k = {.cur = (const unsigned char *)EVKEY, .cur_len = strlen(EVKEY)};
+    char mac[EVSIG_B64_LEN + 1], why[256];
+    evsig_sign(k.cur, k.cur_len, s, n, mac);
+    ck_assert_int_eq(mev_check_hmac(&k, s, n, mac, strlen(mac), why, sizeof why), MEV_OK);
+    ck_assert_int_eq(mev_check_hmac(&k, s, n, NULL, 0, why, sizeof why), MEV_BAD_HMAC);
+    ck_assert(strstr(why, "no skip-hmac header") != NULL);
+    ck_assert_int_eq(mev_check_hmac(&k, s, n, "abc", 3, why, sizeof why), MEV_BAD_HMAC);
+    ck_assert(strstr(why, "not base64") != NULL);
+    /* a valid event with its amount raised: the MAC of the original no longer fits */
+    char *a = strstr(s, "\"amount\":");
+    ck_assert_ptr_nonnull(a);
+    a[9] = a[9] == '9' ? '8' : '9';
+    ck_assert_int_eq(mev_check_hmac(&k, s, n, mac, strlen(mac), why, sizeof why), MEV_BAD_HMAC);
+    ck_assert(strstr(why, "does not verify") != NULL);
+    ck_assert_str_eq(mev_res_name(MEV_BAD_HMAC), "bad_hmac");
+    /* no key configured (auth.mode off only): not checked */
+    ck_assert_int_eq(mev_check_hmac(NULL, s, n, NULL, 0, why, sizeof why), MEV_OK);
+    free(s);
+}
+END_TEST
+
+START_TEST(owner_never_changes)
+{
+    char *s = event_json(NULL, NULL);
+    order_t o;
+    char why[256];
+    ck_assert_int_eq(mev_decode(s, strlen(s), "m1", 2, "order", &o, why, sizeof why), MEV_OK);
+    free(s);
+    ck_assert_int_eq(mev_check_owner(&o, NULL, 0, why, sizeof why), MEV_OK);  /* new order */
+    ck_assert_int_eq(mev_check_owner(&o, "m1", o.group, why, sizeof why), MEV_OK);
+    ck_assert_int_eq(mev_check_owner(&o, "m2", o.group, why, sizeof why), MEV_MOVED);
+    ck_assert(strstr(why, "belongs to merchant m2") != NULL);
+    ck_assert(strstr(why, "event says merchant m1") != NULL);
+    ck_assert_int_eq(mev_check_owner(&o, "M1", o.group, why, sizeof why), MEV_MOVED); /* byte-exact */
+    ck_assert_int_eq(mev_check_owner(&o, "m1", o.group + 1, why, sizeof why), MEV_MOVED);
+    ck_assert_str_eq(mev_res_name(MEV_MOVED), "moved");
+    /* a huge version changes nothing */
+    o.version = INT64_MAX;
+    ck_assert_int_eq(mev_check_owner(&o, "m2", o.group, why, sizeof why), MEV_MOVED);
+    ck_assert(utf8_valid(why, strlen(why)));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("mirror");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, cursor_roundtrip);
     tcase_add_test(tc, cursor_rejects_garbage);
+    tcase_add_test(tc, cursor_is_canonical);
     tcase_add_test(tc, args_defaults_and_values);
     tcase_add_test(tc, args_rejected_with_field);
     tcase_add_test(tc, page_sql);
     tcase_add_test(tc, merge_order);
     tcase_add_test(tc, decode_good);
     tcase_add_test(tc, decode_bad);
+    tcase_add_test(tc, decode_reason_is_valid_utf8);
+    tcase_add_test(tc, isolate_good_batch_is_one_transaction);
+    tcase_add_test(tc, isolate_sets_aside_only_the_bad_events_in_order);
+    tcase_add_test(tc, isolate_escalates_dead_letter_then_minimal_then_skip);
+    tcase_add_test(tc, isolate_stops_at_a_store_failure);
+    tcase_add_test(tc, row_errors_are_only_value_errors);
     tcase_add_test(tc, version_guard);
     tcase_add_test(tc, lag_percentiles);
     tcase_add_test(tc, parallel_slot_and_flow_control);
+    tcase_add_test(tc, hmac_checked_before_decode);
+    tcase_add_test(tc, owner_never_changes);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,6 +1,6 @@
 /*
  * tests/unit/test_report.c — per-second aggregation, the drill summary, the
- * report JSON and the SVG chart (bench/report_core.c).
+ * report JSON and the SVG chart (bench/report.c).
  */
 #include <check.h>
 #include <math.h>

@@ -129,6 +129,32 @@ START_TEST(pick_healed_skipped_last_resort)
 }
 END_TEST
 
+/* /readyz counts a group writable exactly when sel_pick could choose it */
+START_TEST(can_take_matches_pick)
+{
+    sel_view v = ok_group(1, 100);
+    bool probe;
+    ck_assert(sel_can_take(&v, NOW, FRESH, SLOW));
+    v.failures = 9;                    /* skipped by counter, probe fresh OK: last resort */
+    ck_assert(sel_can_take(&v, NOW, FRESH, SLOW));
+    ck_assert_int_eq(sel_pick(&v, 1, NOW, FRESH, SLOW, 7, &probe), 0);
+    v.probe_at_ms = NOW - 10 * FRESH;  /* counter-skipped and the probe stale: not even last resort */
+    ck_assert(!sel_can_take(&v, NOW, FRESH, SLOW));
+    ck_assert_int_eq(sel_pick(&v, 1, NOW, FRESH, SLOW, 7, &probe), -1);
+    v.failures = 0;                    /* stale probe alone: the stale tier */
+    ck_assert(sel_can_take(&v, NOW, FRESH, SLOW));
+    v.probe_at_ms = NOW - 100;
+    v.probe_ok = false;                /* fresh failed probe */
+    ck_assert(!sel_can_take(&v, NOW, FRESH, SLOW));
+    v.probe_ok = true;
+    v.fenced = true;
+    ck_assert(!sel_can_take(&v, NOW, FRESH, SLOW));
+    v.fenced = false;
+    v.weight = 0;                      /* draining: never chosen */
+    ck_assert(!sel_can_take(&v, NOW, FRESH, SLOW));
+}
+END_TEST
+
 START_TEST(pick_overloaded_and_reasons)
 {
     sel_view v[2] = {ok_group(1, 100), ok_group(2, 100)};
@@ -164,14 +190,43 @@ START_TEST(same_key_same_group)
     ck_assert_int_ge(b, 0);
     ck_assert_int_ne(b, a);
     ck_assert_int_eq(sel_pick(v, 3, NOW, FRESH, SLOW, h, &probe), b);
-    /* another group's weight change does not move a key whose winner stays */
     v[a].excluded = false;
-    int other = (a + 1) % 3;
-    if (other == a) other = (a + 2) % 3;
-    v[other].weight = 50;
-    int c = sel_pick(v, 3, NOW, FRESH, SLOW, h, &probe);
-    ck_assert(c == a || c != other);
+    ck_assert_int_eq(sel_pick(v, 3, NOW, FRESH, SLOW, h, &probe), a);
     ck_assert_uint_ne(sel_hash("a", 1, 0), sel_hash("b", 1, 0));
+}
+END_TEST
+
+/* Another group's weight change does not move a key whose winner stays: for
+ * many keys, lowering a losing group's weight never moves the key, and raising
+ * it moves the key only to that group (rendezvous: one score per group). */
+START_TEST(weight_change_moves_keys_only_to_the_changed_group)
+{
+    sel_view v[3] = {ok_group(1, 100), ok_group(2, 100), ok_group(3, 100)};
+    bool probe;
+    int moved = 0;
+    for (int k = 0; k < 2000; k++) {
+        char key[32];
+        int len = snprintf(key, sizeof key, "skip:idem:m1:o%d", k);
+        uint64_t h = sel_hash(key, (size_t)len, 0);
+        int w = sel_pick(v, 3, NOW, FRESH, SLOW, h, &probe);
+        ck_assert_int_ge(w, 0);
+        for (int o = 0; o < 3; o++) {
+            if (o == w)
+                continue;
+            v[o].weight = 50;
+            if (sel_pick(v, 3, NOW, FRESH, SLOW, h, &probe) != w)
+                ck_abort_msg("key %s moved from group %d when group %d's weight went down", key, v[w].id, v[o].id);
+            v[o].weight = 400;
+            int c = sel_pick(v, 3, NOW, FRESH, SLOW, h, &probe);
+            if (c != w && c != o)
+                ck_abort_msg("key %s moved from group %d to group %d when group %d's weight went up", key,
+                             v[w].id, v[c].id, v[o].id);
+            moved += c == o;
+            v[o].weight = 100;
+        }
+    }
+    /* raising a weight does take keys (else the check above could not fail) */
+    ck_assert_int_gt(moved, 0);
 }
 END_TEST
 
@@ -188,14 +243,17 @@ int main(void)
 {
     Suite *s = suite_create("selector");
     TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120); /* the distribution tests sample a lot: slow on a loaded box */
     tcase_add_test(tc, state_precedence);
     tcase_add_test(tc, probe_classes);
     tcase_add_test(tc, pick_weighted_distribution);
     tcase_add_test(tc, pick_skips_unhealthy);
     tcase_add_test(tc, pick_prefers_fresh_then_stale);
     tcase_add_test(tc, pick_healed_skipped_last_resort);
+    tcase_add_test(tc, can_take_matches_pick);
     tcase_add_test(tc, pick_overloaded_and_reasons);
     tcase_add_test(tc, same_key_same_group);
+    tcase_add_test(tc, weight_change_moves_keys_only_to_the_changed_group);
     tcase_add_test(tc, window_index);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -62,6 +62,11 @@ typedef struct {
      * second statement. */
     bool multi_statements;
     dal_tls tls;            /* zero = plaintext */
+    /* Group commit of new orders (dal_order_insert_grouped): up to
+     * gc_max_batch creates share one transaction, at most gc_leaders such
+     * transactions in flight per pool. gc_max_batch <= 1: off. */
+    int gc_max_batch;
+    int gc_leaders;
 } dal_pool_opts;
 
 /* Call once at process start, before threads. */
@@ -158,6 +163,36 @@ sk_status dal_order_insert(MYSQL *my, const order_t *o) SK_WUR;
 /* Same, with the order's JSON (ord_to_json, compact) already rendered by the
  * caller — the daemon renders it once for the outbox and the response. */
 sk_status dal_order_insert_json(MYSQL *my, const order_t *o, const char *json) SK_WUR;
+
+/* Insert n (>= 1) new orders and their outbox events in one transaction:
+ * one multi-row INSERT each (json[i] as for dal_order_insert_json; json may
+ * be NULL). All or nothing: SK_EDUPKEY when any key exists (none written). */
+sk_status dal_order_insert_many(MYSQL *my, const order_t *const *o, const char *const *json, int n) SK_WUR;
+
+/* ---- group commit of new orders (dal/gcommit.c, docs/group-commit.md) ---- */
+
+#define DAL_GC_MAX_BATCH 256
+typedef struct {
+    const order_t *o;
+    const char *json;            /* the order's JSON (ord_to_json, compact) or NULL */
+    int64_t start_by_wall_ms;    /* no insert of it may start at or after this wall time */
+    sk_status st;                /* the result */
+} dal_new_order;
+
+/* Whether inserts through p are grouped (gc_max_batch > 1). */
+bool dal_pool_grouped(const dal_pool *p);
+/*
+ * Insert one new order through p's group commit: it waits (until take_by_ms,
+ * monotonic) to join a batch, whose leader runs one transaction for all.
+ * SK_OK (committed); SK_EDUPKEY (its own key exists; nothing of it written —
+ * a batch hitting a key is re-run one order at a time, so the others are not
+ * affected); SK_EOVERLOADED (not taken in time, queue or bulkhead full, or
+ * start_by passed: nothing written); else the classified failure of its
+ * transaction (SK_ETIMEDOUT: outcome unknown).
+ */
+sk_status dal_order_insert_grouped(dal_pool *p, dal_new_order *no, int64_t take_by_ms) SK_WUR;
+/* Batches and orders inserted through p's group commit (0, 0 when off). */
+void dal_pool_gc_stats(dal_pool *p, uint64_t *batches, uint64_t *orders);
 
 /* Read one order. SK_OK, SK_ENOT_FOUND, or a classified failure. */
 sk_status dal_order_get(MYSQL *my, const char *order_no, order_t *out) SK_WUR;

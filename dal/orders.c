@@ -17,27 +17,41 @@
 
 /* ---- a small bounded SQL builder ---- */
 
-/* The buffer lives on the heap, not the stack: one HTTP connection is one
- * thread, and stack pages once touched stay resident for the connection's
- * life (RSS budget with 1,000 keep-alive connections). Declare with SQLB so
- * it is freed on every return path. */
-#define SQLB_CAP 8192
+/* The buffer lives on the heap, not the stack (worker threads keep their
+ * stacks small). It starts at SQLB_INIT and grows (sk_reserve) up to
+ * SQLB_MAX: a grouped insert of many orders (dal_order_insert_many) needs
+ * more than one order's statement. Past SQLB_MAX the builder reports
+ * overflow and nothing is sent. Declare with SQLB so it is freed on every
+ * return path. */
+#define SQLB_INIT 8192
+#define SQLB_MAX (4u << 20)
 typedef struct {
     char *buf;
-    size_t len;
+    size_t len, cap;
     bool overflow;
 } sqlb;
 
 static void sb_cleanup(sqlb *b) { free(b->buf); }
 #define SQLB(name) __attribute__((cleanup(sb_cleanup))) sqlb name = {0}
 
+/* Room for n more bytes plus the NUL, or overflow. */
+static bool sb_room(sqlb *b, size_t n)
+{
+    if (b->overflow)
+        return false;
+    size_t need = b->len + n + 1;
+    if (need > SQLB_MAX || sk_reserve(&b->buf, &b->cap, need, SQLB_INIT) != 0) {
+        b->overflow = true;
+        return false;
+    }
+    return true;
+}
+
 static void sb_init(sqlb *b)
 {
-    if (b->buf == NULL)
-        b->buf = malloc(SQLB_CAP);
     b->len = 0;
-    b->overflow = b->buf == NULL;
-    if (b->buf)
+    b->overflow = false;
+    if (sb_room(b, 0))
         b->buf[0] = '\0';
 }
 
@@ -47,9 +61,14 @@ __attribute__((format(printf, 2, 3))) static void sb_add(sqlb *b, const char *fm
         return;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(b->buf + b->len, SQLB_CAP - b->len, fmt, ap);
+    int n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= SQLB_CAP - b->len)
+    if (n >= 0 && (size_t)n >= b->cap - b->len && sb_room(b, (size_t)n)) {
+        va_start(ap, fmt);
+        n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+    }
+    if (n < 0 || (size_t)n >= b->cap - b->len)
         b->overflow = true;
     else
         b->len += (size_t)n;
@@ -65,10 +84,8 @@ static void sb_str(sqlb *b, const char *s, bool present)
         return;
     }
     size_t n = strlen(s);
-    if (b->len + 2 * n + 3 >= SQLB_CAP) {
-        b->overflow = true;
+    if (!sb_room(b, 2 * n + 3))
         return;
-    }
     b->len += dal_quote(b->buf + b->len, s, n);
 }
 
@@ -151,9 +168,9 @@ static sk_status select_order(MYSQL *my, const char *sql, size_t len, order_t *o
     return st;
 }
 
-/* Append the outbox INSERT for order o (its JSON is the event payload;
+/* The VALUES tuple of order o's outbox row (its JSON is the event payload;
  * rendered here unless the caller passes it). */
-static void sb_outbox_json(sqlb *b, const order_t *o, const char *json)
+static void sb_outbox_values(sqlb *b, const order_t *o, const char *json)
 {
     char *payload = NULL;
     if (json == NULL) {
@@ -166,7 +183,7 @@ static void sb_outbox_json(sqlb *b, const order_t *o, const char *json)
         }
         json = payload;
     }
-    sb_add(b, "INSERT INTO outbox (" DAL_OUTBOX_COLS ") VALUES (");
+    sb_add(b, "(");
     sb_str(b, o->order_no, true);
     sb_add(b, ",");
     sb_str(b, o->merchant_id, true);
@@ -174,8 +191,16 @@ static void sb_outbox_json(sqlb *b, const order_t *o, const char *json)
     sb_str(b, json, true);
     sb_add(b, ",");
     sb_dt(b, o->updated_at_ms);
-    sb_add(b, ");");
+    sb_add(b, ")");
     free(payload);
+}
+
+/* Append the outbox INSERT for order o. */
+static void sb_outbox_json(sqlb *b, const order_t *o, const char *json)
+{
+    sb_add(b, "INSERT INTO outbox (" DAL_OUTBOX_COLS ") VALUES ");
+    sb_outbox_values(b, o, json);
+    sb_add(b, ";");
 }
 
 static void sb_outbox(sqlb *b, const order_t *o) { sb_outbox_json(b, o, NULL); }
@@ -194,41 +219,65 @@ sk_status dal_order_insert(MYSQL *my, const order_t *o) { return dal_order_inser
 
 sk_status dal_order_insert_json(MYSQL *my, const order_t *o, const char *json)
 {
+    const char *js[1] = {json};
+    return dal_order_insert_many(my, &o, js, 1);
+}
+
+/* The VALUES tuple of a new order's row. */
+static void sb_order_values(sqlb *b, const order_t *o)
+{
+    sb_add(b, "(");
+    sb_str(b, o->order_no, true);
+    sb_add(b, ",%d,", o->group);
+    sb_str(b, o->merchant_id, true);
+    sb_add(b, ",");
+    sb_str(b, o->out_trade_no, true);
+    sb_add(b, ",");
+    sb_str(b, o->store_id, o->has_store_id);
+    sb_add(b, ",");
+    sb_str(b, o->terminal_id, o->has_terminal_id);
+    sb_add(b, ",%lld,", (long long)o->amount);
+    sb_str(b, o->currency, true);
+    sb_add(b, ",");
+    sb_str(b, o->channel, true);
+    sb_add(b, ",");
+    sb_str(b, o->subject, o->has_subject);
+    sb_add(b, ",");
+    sb_str(b, o->attach, o->has_attach);
+    sb_add(b, ",'%s',%lld,", os_status_name(o->status), (long long)o->refunded_amount);
+    sb_str(b, o->channel_txn_id, o->has_channel_txn_id);
+    sb_add(b, ",%lld,", (long long)o->version);
+    sb_dt(b, o->created_at_ms);
+    sb_add(b, ",");
+    sb_dt(b, o->updated_at_ms);
+    sb_add(b, ",");
+    sb_dt(b, o->expire_at_ms);
+    sb_add(b, ",");
+    sb_dt(b, o->paid_at_ms);
+    sb_add(b, ",");
+    sb_dt(b, o->closed_at_ms);
+    sb_add(b, ")");
+}
+
+sk_status dal_order_insert_many(MYSQL *my, const order_t *const *o, const char *const *json, int n)
+{
+    if (n < 1)
+        return SK_EINTERNAL;
     SQLB(b);
     sb_init(&b);
-    sb_add(&b, "START TRANSACTION;INSERT INTO orders (" ORDER_COLS ") VALUES (");
-    sb_str(&b, o->order_no, true);
-    sb_add(&b, ",%d,", o->group);
-    sb_str(&b, o->merchant_id, true);
-    sb_add(&b, ",");
-    sb_str(&b, o->out_trade_no, true);
-    sb_add(&b, ",");
-    sb_str(&b, o->store_id, o->has_store_id);
-    sb_add(&b, ",");
-    sb_str(&b, o->terminal_id, o->has_terminal_id);
-    sb_add(&b, ",%lld,", (long long)o->amount);
-    sb_str(&b, o->currency, true);
-    sb_add(&b, ",");
-    sb_str(&b, o->channel, true);
-    sb_add(&b, ",");
-    sb_str(&b, o->subject, o->has_subject);
-    sb_add(&b, ",");
-    sb_str(&b, o->attach, o->has_attach);
-    sb_add(&b, ",'%s',%lld,", os_status_name(o->status), (long long)o->refunded_amount);
-    sb_str(&b, o->channel_txn_id, o->has_channel_txn_id);
-    sb_add(&b, ",%lld,", (long long)o->version);
-    sb_dt(&b, o->created_at_ms);
-    sb_add(&b, ",");
-    sb_dt(&b, o->updated_at_ms);
-    sb_add(&b, ",");
-    sb_dt(&b, o->expire_at_ms);
-    sb_add(&b, ",");
-    sb_dt(&b, o->paid_at_ms);
-    sb_add(&b, ",");
-    sb_dt(&b, o->closed_at_ms);
-    sb_add(&b, ");");
-    sb_outbox_json(&b, o, json);
-    sb_add(&b, "COMMIT");
+    sb_add(&b, "START TRANSACTION;INSERT INTO orders (" ORDER_COLS ") VALUES ");
+    for (int i = 0; i < n; i++) {
+        if (i > 0)
+            sb_add(&b, ",");
+        sb_order_values(&b, o[i]);
+    }
+    sb_add(&b, ";INSERT INTO outbox (" DAL_OUTBOX_COLS ") VALUES ");
+    for (int i = 0; i < n; i++) {
+        if (i > 0)
+            sb_add(&b, ",");
+        sb_outbox_values(&b, o[i], json ? json[i] : NULL);
+    }
+    sb_add(&b, ";COMMIT");
     if (b.overflow)
         return SK_EINTERNAL;
     sk_status st = dal_exec(my, b.buf, b.len);

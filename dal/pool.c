@@ -3,6 +3,7 @@
  * error classification and the statement helpers are in dal/sql.c.
  */
 #include "dal/dal.h"
+#include "dal/gcommit.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -29,6 +30,7 @@ struct dal_pool {
     atomic_int inflight;
     atomic_uint epoch;
     atomic_int refs;         /* runtime snapshots sharing the pool */
+    sk_batcher *gc;          /* group commit of new orders, NULL when off */
 };
 
 void dal_library_init(void) { mysql_library_init(0, NULL, NULL); }
@@ -58,6 +60,13 @@ dal_pool *dal_pool_create(const dal_pool_opts *o)
     pthread_cond_init(&p->cv, &ca);
     pthread_condattr_destroy(&ca);
     atomic_store(&p->refs, 1);
+    if (o->gc_max_batch > 1) {
+        p->gc = dal_gc_new(p);
+        if (p->gc == NULL) {
+            dal_pool_destroy(p);
+            return NULL;
+        }
+    }
     return p;
 }
 
@@ -80,7 +89,8 @@ bool dal_pool_opts_eq(const dal_pool_opts *a, const dal_pool_opts *b)
            a->size == b->size && a->max_inflight == b->max_inflight && a->multi_statements == b->multi_statements &&
            a->tls.enabled == b->tls.enabled && a->tls.verify_server_cert == b->tls.verify_server_cert &&
            strcmp(a->tls.ca, b->tls.ca) == 0 && strcmp(a->tls.cert, b->tls.cert) == 0 &&
-           strcmp(a->tls.key, b->tls.key) == 0;
+           strcmp(a->tls.key, b->tls.key) == 0 && a->gc_max_batch == b->gc_max_batch &&
+           a->gc_leaders == b->gc_leaders;
 }
 
 void dal_pool_destroy(dal_pool *p)
@@ -92,6 +102,7 @@ void dal_pool_destroy(dal_pool *p)
         mysql_close(c->my);
         free(c);
     }
+    sk_batcher_free(p->gc);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
@@ -210,3 +221,6 @@ void dal_release(dal_pool *p, dal_conn *c, bool broken)
 }
 
 MYSQL *dal_mysql(dal_conn *c) { return c->my; }
+
+sk_batcher *dal_pool_batcher(dal_pool *p) { return p->gc; }
+bool dal_pool_grouped(const dal_pool *p) { return p->gc != NULL; }

@@ -139,67 +139,109 @@ static bool take_claim(cctx *x, flow_result *out)
     }
 }
 
-/* One attempt on group g with number no: connection, probe, insert. */
+/* The order exists under this number or key in group g (a unique key hit):
+ * answer from the stored order (AT_DUPKEY), or AT_COLLISION when the number
+ * itself is taken by another order (issued twice; nothing written). Uses dc
+ * (acquired by the caller) and releases it. */
+static plan_outcome on_dupkey(cctx *x, dal_pool *pool, dal_conn *dc, int g, const char *no, flow_result *out)
+{
+    order_t ex;
+    sk_status gst = dal_order_get_by_out_trade(dal_mysql(dc), x->req->merchant_id, x->req->out_trade_no, &ex);
+    dal_release(pool, dc, gst != SK_OK && gst != SK_ENOT_FOUND);
+    if (gst == SK_ENOT_FOUND) {
+        sk_warn("event=order_no_collision group=%d order_no=%s", g, no);
+        return AT_COLLISION;
+    }
+    if (gst != SK_OK)
+        return plan_outcome_of(gst);
+    out->order = ex;
+    out->has_order = true;
+    return AT_DUPKEY;
+}
+
+/* Insert o through the group commit of g's pool (dal/gcommit.c): it shares
+ * a transaction with the other creates waiting for g. */
+static plan_outcome insert_grouped(cctx *x, dal_pool *pool, int g, const order_t *o, const char *js,
+                                   flow_result *out)
+{
+    int64_t now = sk_mono_ms();
+    dal_new_order no = {.o = o, .json = js, .start_by_wall_ms = x->deadline_wall};
+    sk_status st = dal_order_insert_grouped(pool, &no, now + ACQUIRE_MAX_MS < x->deadline ? now + ACQUIRE_MAX_MS
+                                                                                        : x->deadline);
+    if (st == SK_OK) {
+        out->order = *o;
+        out->has_order = true;
+        return AT_OK;
+    }
+    if (st == SK_EDUPKEY) {
+        dal_conn *dc;
+        sk_status ast = dal_acquire(pool, sk_mono_ms() + ACQUIRE_MAX_MS, &dc);
+        if (ast != SK_OK)
+            return ast == SK_EOVERLOADED ? AT_BUSY : plan_outcome_of(ast);
+        return on_dupkey(x, pool, dc, g, o->order_no, out);
+    }
+    return plan_outcome_of(st);
+}
+
+/* One attempt on group g with number no: connection, probe, insert. A pick
+ * that needs an inline probe runs on its own connection (probe, then the
+ * insert on the same connection); the others go through the group commit
+ * when the pool has one. */
 static plan_outcome attempt(cctx *x, int g, bool needs_probe, const char *no, flow_result *out)
 {
     dal_pool *pool = rt_primary(x->r, g);
     if (pool == NULL)
         return AT_REFUSED;
-    int64_t now = sk_mono_ms();
-    dal_conn *dc;
-    sk_status st = dal_acquire(pool, now + ACQUIRE_MAX_MS < x->deadline ? now + ACQUIRE_MAX_MS : x->deadline, &dc);
-    if (st != SK_OK)
-        return plan_outcome_of(st);
-    if (needs_probe && !probe_inline(x->a->grt, x->r, g, dal_mysql(dc))) {
-        dal_release(pool, dc, true);
-        return AT_PROBE_FAILED;
-    }
-    if (sk_now_ms() >= x->deadline_wall) {
-        /* the claim's holder deadline is over: a twin may take the claim
-         * over from here on, so no insert may start */
-        dal_release(pool, dc, false);
-        return AT_BUSY;
-    }
     order_t o;
     ord_build(x->req, no, g, sk_now_ms(), &o);
     json_t *oj = ord_to_json(&o);
     char *js = oj ? json_dumps(oj, JSON_COMPACT) : NULL;
     json_decref(oj);
-    if (js == NULL) {
-        dal_release(pool, dc, false);
+    if (js == NULL)
         return AT_INTERNAL;
+    plan_outcome r;
+    sk_status st = SK_OK;
+    if (!needs_probe && dal_pool_grouped(pool)) {
+        r = insert_grouped(x, pool, g, &o, js, out);
+        goto done;
+    }
+    int64_t now = sk_mono_ms();
+    dal_conn *dc;
+    st = dal_acquire(pool, now + ACQUIRE_MAX_MS < x->deadline ? now + ACQUIRE_MAX_MS : x->deadline, &dc);
+    if (st != SK_OK) {
+        r = plan_outcome_of(st);
+        goto done;
+    }
+    if (needs_probe && !probe_inline(x->a->grt, x->r, g, dal_mysql(dc))) {
+        dal_release(pool, dc, true);
+        r = AT_PROBE_FAILED;
+        goto done;
+    }
+    if (sk_now_ms() >= x->deadline_wall) {
+        /* the claim's holder deadline is over: a twin may take the claim
+         * over from here on, so no insert may start */
+        dal_release(pool, dc, false);
+        r = AT_BUSY;
+        goto done;
     }
     st = dal_order_insert_json(dal_mysql(dc), &o, js);
-    free(js);
     if (st == SK_OK) {
         dal_release(pool, dc, false);
         out->order = o;
         out->has_order = true;
-        return AT_OK;
+        r = AT_OK;
+    } else if (st == SK_EDUPKEY) {
+        r = on_dupkey(x, pool, dc, g, no, out);
+    } else {
+        dal_release(pool, dc, st != SK_EDB && st != SK_EREADONLY);
+        r = plan_outcome_of(st);
     }
-    if (st == SK_EDUPKEY) {
-        /* the key exists in this group (written while Redis was down, or by
-         * a create whose claim expired): answer from the stored order */
-        order_t ex;
-        sk_status gst = dal_order_get_by_out_trade(dal_mysql(dc), x->req->merchant_id, x->req->out_trade_no, &ex);
-        dal_release(pool, dc, gst != SK_OK && gst != SK_ENOT_FOUND);
-        if (gst == SK_ENOT_FOUND) {
-            /* not this merchant_id+out_trade_no: the order number itself is
-             * taken (issued twice); nothing was written */
-            sk_warn("event=order_no_collision group=%d order_no=%s", g, no);
-            return AT_COLLISION;
-        }
-        if (gst != SK_OK)
-            return plan_outcome_of(gst);
-        out->order = ex;
-        out->has_order = true;
-        return AT_DUPKEY;
-    }
-    dal_release(pool, dc, st != SK_EDB && st != SK_EREADONLY);
-    if (st == SK_ETIMEDOUT)
+done:
+    free(js);
+    if (r == AT_UNKNOWN)
         sk_warn("event=create_outcome_unknown group=%d order_no=%s merchant_id=%s out_trade_no=%s", g, no,
                 x->req->merchant_id, x->req->out_trade_no);
-    return plan_outcome_of(st);
+    return r;
 }
 
 static void count(app *a, const conf *c, int g, plan_outcome o, const plan_verdict *v)

@@ -141,6 +141,10 @@ static json_t *group_json(app *a, const rt *r, const sel_view *v, const conf_gro
     json_object_set_new(g, "fenced", json_boolean(v->fenced || cg->state == GROUP_FENCED));
     json_object_set_new(g, "inflight", json_integer(pool ? dal_pool_inflight(pool) : 0));
     json_object_set_new(g, "outbox_pending", json_integer(grt_outbox_pending(a->grt, cg->id)));
+    uint64_t gcb = 0, gco = 0;
+    if (pool)
+        dal_pool_gc_stats(pool, &gcb, &gco);
+    json_object_set_new(g, "group_commit", json_pack("{s:I,s:I}", "batches", (json_int_t)gcb, "orders", (json_int_t)gco));
     return g;
 }
 

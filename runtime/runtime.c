@@ -53,7 +53,8 @@ static struct rt_kvbox *kvbox_for(const conf *c, const rt *prev, char *err, size
     return b;
 }
 
-/* multi: the primaries' pools (dal/orders.c's one-round-trip transactions) */
+/* multi: the primaries' pools (dal/orders.c's one-round-trip transactions,
+ * and the group commit of creates) */
 static void group_opts(const conf *c, const char *addr, bool multi, dal_pool_opts *o)
 {
     *o = (dal_pool_opts){
@@ -61,6 +62,7 @@ static void group_opts(const conf *c, const char *addr, bool multi, dal_pool_opt
         .connect_timeout_ms = c->db_connect_timeout_ms, .read_timeout_ms = c->db_read_timeout_ms,
         .write_timeout_ms = c->db_write_timeout_ms, .size = c->db_pool_size, .max_inflight = c->db_max_inflight,
         .multi_statements = multi,
+        .gc_max_batch = multi ? c->db_gc_max_batch : 0, .gc_leaders = multi ? c->db_gc_leaders : 0,
     };
     dal_tls_set(&o->tls, &c->db_tls);
 }

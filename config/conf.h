@@ -111,6 +111,7 @@ typedef struct conf {
     int db_write_timeout_ms;       /* 100..10000, default 1000 */
     int db_pool_size;              /* per group, 1..256, default 16 */
     int db_max_inflight;           /* per group, 1..4096, default 64 */
+    int db_attempt_timeout_ms;     /* one create attempt on a group primary (connect + insert), 50..10000, default 1000 */
     int db_gc_max_batch;           /* creates per group-commit transaction, 1..256 (1 = off), default 16 */
     int db_gc_leaders;             /* group-commit transactions in flight per group, 1..pool_size, default 2 */
 

@@ -101,6 +101,7 @@ static const kspec db_tab[] = {
     KS_INT(conf, "write_timeout_ms", db_write_timeout_ms, 100, 10000, 1000),
     KS_INT(conf, "pool_size", db_pool_size, 1, 256, 16),
     KS_INT(conf, "max_inflight", db_max_inflight, 1, 4096, 64),
+    KS_INT(conf, "attempt_timeout_ms", db_attempt_timeout_ms, 50, 10000, 1000),
     KS_INT(conf, "group_commit_max_batch", db_gc_max_batch, 1, 256, 16),
     KS_INT(conf, "group_commit_leaders", db_gc_leaders, 1, 256, 2),
     {0},

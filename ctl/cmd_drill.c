@@ -163,14 +163,16 @@ static void do_fault(drill *d, bool recover)
 static void *fault_thread(void *arg)
 {
     drill *d = arg;
-    /* inject */
+    /* inject; the window starts when the fault is in effect — `./dev fault`
+     * returns once the process is stopped/killed/read-only, which can take
+     * seconds on a loaded machine */
+    do_fault(d, false);
     double t0 = now_s(d);
     pthread_mutex_lock(&d->mu);
     d->fault_at = t0;
     pthread_mutex_unlock(&d->mu);
-    do_fault(d, false);
     atomic_store(&d->phase, 2);
-    /* wait --for seconds from the start of the injection, then recover */
+    /* wait --for seconds from then, then recover */
     double due = t0 + d->for_s;
     while (now_s(d) < due)
         usleep(20000);

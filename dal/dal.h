@@ -67,6 +67,10 @@ typedef struct {
      * transactions in flight per pool. gc_max_batch <= 1: off. */
     int gc_max_batch;
     int gc_leaders;
+    /* Open connections for the non-blocking API, so that calls made under
+     * dal_set_deadline are bounded in milliseconds (the group primaries). */
+    bool nonblocking;
+    int attempt_timeout_ms;     /* gc: the deadline of one group-commit transaction */
 } dal_pool_opts;
 
 /* Call once at process start, before threads. */
@@ -109,6 +113,14 @@ MYSQL *dal_mysql(dal_conn *c);
  * escaping contract of dal/sqltext.h), no automatic reconnect,
  * CLIENT_FOUND_ROWS, CLIENT_MULTI_STATEMENTS only with o->multi_statements. */
 MYSQL *dal_connect(const dal_pool_opts *o, char *err, size_t errcap);
+
+/* Bound every MariaDB call of this thread — connect, query, reading its
+ * results — on connections opened with `nonblocking` to deadline_ms
+ * (monotonic; 0 = only the connection's whole-second timeouts) until set
+ * again; returns the previous deadline (restore it when done). A call past
+ * the deadline is abandoned: SK_ETIMEDOUT (outcome unknown), and the
+ * connection must be released broken. */
+int64_t dal_set_deadline(int64_t deadline_ms);
 
 /* Classify the last error on a connection (see top of file). */
 sk_status dal_classify(MYSQL *my);

@@ -10,7 +10,9 @@
  * or a server error, nothing was written and the batch is re-run one order
  * at a time on the same connection, so every order gets its own outcome and
  * one bad order never fails the others. A refused, lost or timed-out
- * transaction is the outcome of every order in it.
+ * transaction is the outcome of every order in it. The whole batch —
+ * connect, transaction — is bounded by db.attempt_timeout_ms
+ * (dal_set_deadline).
  */
 #include "dal/gcommit.h"
 
@@ -53,10 +55,13 @@ static void gc_exec(void *ctx, sk_batch_item **items, int n)
     for (int i = 0; i < n; i++)
         if (items[i]->take_by_ms > take_by)
             take_by = items[i]->take_by_ms;
+    const dal_pool_opts *po = dal_pool_opts_of(p);
+    int64_t prev = dal_set_deadline(po->attempt_timeout_ms > 0 ? sk_mono_ms() + po->attempt_timeout_ms : 0);
     dal_conn *dc;
     sk_status st = dal_acquire(p, take_by, &dc);
     if (st != SK_OK) {
         fail_all(items, n, st);
+        dal_set_deadline(prev);
         return;
     }
     dal_new_order *no[DAL_GC_MAX_BATCH];
@@ -87,6 +92,7 @@ static void gc_exec(void *ctx, sk_batch_item **items, int n)
         }
     }
     dal_release(p, dc, broken);
+    dal_set_deadline(prev);
 }
 
 sk_batcher *dal_gc_new(dal_pool *p)

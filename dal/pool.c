@@ -90,7 +90,8 @@ bool dal_pool_opts_eq(const dal_pool_opts *a, const dal_pool_opts *b)
            a->tls.enabled == b->tls.enabled && a->tls.verify_server_cert == b->tls.verify_server_cert &&
            strcmp(a->tls.ca, b->tls.ca) == 0 && strcmp(a->tls.cert, b->tls.cert) == 0 &&
            strcmp(a->tls.key, b->tls.key) == 0 && a->gc_max_batch == b->gc_max_batch &&
-           a->gc_leaders == b->gc_leaders;
+           a->gc_leaders == b->gc_leaders && a->nonblocking == b->nonblocking &&
+           a->attempt_timeout_ms == b->attempt_timeout_ms;
 }
 
 void dal_pool_destroy(dal_pool *p)

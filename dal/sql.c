@@ -10,15 +10,146 @@
 #include "dal/dal.h"
 
 #include <errmsg.h>
+#include <errno.h>
 #include <mysqld_error.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "common/civil.h"
 
 /* Connector/C takes whole seconds; round up, at least 1. */
 static unsigned secs(int ms) { return ms <= 1000 ? 1u : (unsigned)((ms + 999) / 1000); }
+
+/* ---- millisecond deadlines (dal_set_deadline) ----
+ *
+ * Connector/C's own timeouts are whole seconds. On a connection opened with
+ * o->nonblocking, while the calling thread has a deadline, every connect,
+ * query and result read runs through the non-blocking API
+ * (mysql_*_start/_cont) and poll(2) up to that deadline. Past it the call is
+ * abandoned: the socket is shut down (the server sees the client go; a
+ * statement it is still running may yet commit — outcome unknown) and the
+ * connection must be closed: dal_classify answers SK_ETIMEDOUT for it. */
+
+static _Thread_local int64_t tl_deadline;   /* monotonic ms; 0 = none */
+static _Thread_local MYSQL *tl_abandoned;   /* the connection whose call passed the deadline */
+
+int64_t dal_set_deadline(int64_t deadline_ms)
+{
+    int64_t prev = tl_deadline;
+    tl_deadline = deadline_ms;
+    return prev;
+}
+
+static bool bounded(MYSQL *my)
+{
+    my_bool nb = 0;
+    return tl_deadline != 0 && mysql_get_optionv(my, MYSQL_OPT_NONBLOCK, &nb) == 0 && nb;
+}
+
+/* Wait for what a _start/_cont call asked for (MYSQL_WAIT_*). The events
+ * for the next _cont, or -1 when the thread's deadline passed first. */
+static int await(MYSQL *my, int status)
+{
+    struct pollfd pfd = {.fd = mysql_get_socket(my)};
+    if (status & MYSQL_WAIT_READ)
+        pfd.events |= POLLIN;
+    if (status & MYSQL_WAIT_WRITE)
+        pfd.events |= POLLOUT;
+    if (status & MYSQL_WAIT_EXCEPT)
+        pfd.events |= POLLPRI;
+    for (;;) {
+        int64_t left = tl_deadline - sk_mono_ms();
+        if (left <= 0)
+            return -1;
+        int tmo = left > 60000 ? 60000 : (int)left;
+        bool lib = false;
+        if (status & MYSQL_WAIT_TIMEOUT) {
+            unsigned t = mysql_get_timeout_value_ms(my);
+            if (t < (unsigned)tmo) {
+                tmo = (int)t;
+                lib = true;
+            }
+        }
+        int r = poll(&pfd, 1, tmo);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0) {
+            if (lib)
+                return MYSQL_WAIT_TIMEOUT; /* the library's own (whole-second) timeout */
+            continue;                      /* re-check the deadline */
+        }
+        int ev = 0;
+        if (pfd.revents & (POLLIN | POLLERR | POLLHUP))
+            ev |= MYSQL_WAIT_READ;
+        if (pfd.revents & (POLLOUT | POLLERR | POLLHUP))
+            ev |= MYSQL_WAIT_WRITE;
+        if (pfd.revents & POLLPRI)
+            ev |= MYSQL_WAIT_EXCEPT;
+        return ev;
+    }
+}
+
+static void abandon(MYSQL *my)
+{
+    int fd = mysql_get_socket(my);
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+    tl_abandoned = my;
+}
+
+/* Run a Connector/C call, through its non-blocking form when the thread has
+ * a deadline and the connection allows it. On an abandoned call the result
+ * is the error value `fail`. */
+#define BOUNDED(my, ret, fail, blocking, start, cont)                          \
+    do {                                                                         \
+        if (!bounded(my)) {                                                      \
+            ret = blocking;                                                      \
+            break;                                                               \
+        }                                                                        \
+        int st_ = start;                                                         \
+        while (st_ != 0) {                                                       \
+            int ev_ = await(my, st_);                                            \
+            if (ev_ < 0) {                                                       \
+                abandon(my);                                                     \
+                ret = fail;                                                      \
+                break;                                                           \
+            }                                                                    \
+            st_ = cont;                                                          \
+        }                                                                        \
+    } while (0)
+
+static int q_query(MYSQL *my, const char *sql, unsigned long len)
+{
+    int r = 0;
+    tl_abandoned = NULL;
+    BOUNDED(my, r, 1, mysql_real_query(my, sql, len), mysql_real_query_start(&r, my, sql, len),
+            mysql_real_query_cont(&r, my, ev_));
+    return r;
+}
+
+static MYSQL_RES *q_store(MYSQL *my)
+{
+    MYSQL_RES *r = NULL;
+    if (tl_abandoned == my)
+        return NULL;
+    BOUNDED(my, r, NULL, mysql_store_result(my), mysql_store_result_start(&r, my),
+            mysql_store_result_cont(&r, my, ev_));
+    return r;
+}
+
+static int q_next(MYSQL *my)
+{
+    int r = 0;
+    if (tl_abandoned == my)
+        return 1;
+    BOUNDED(my, r, 1, mysql_next_result(my), mysql_next_result_start(&r, my), mysql_next_result_cont(&r, my, ev_));
+    return r;
+}
 
 MYSQL *dal_connect(const dal_pool_opts *o, char *err, size_t errcap)
 {
@@ -58,8 +189,19 @@ MYSQL *dal_connect(const dal_pool_opts *o, char *err, size_t errcap)
         mysql_options(my, MARIADB_OPT_TLS_VERSION, "TLSv1.2,TLSv1.3");
     }
     unsigned long flags = CLIENT_FOUND_ROWS | (o->multi_statements ? CLIENT_MULTI_STATEMENTS : 0);
-    if (mysql_real_connect(my, host, o->user, o->password, o->db, (unsigned)port, NULL, flags) == NULL) {
-        snprintf(err, errcap, "%u %s", mysql_errno(my), mysql_error(my));
+    if (o->nonblocking)
+        mysql_options(my, MYSQL_OPT_NONBLOCK, 0);
+    MYSQL *ok = NULL;
+    tl_abandoned = NULL;
+    BOUNDED(my, ok, NULL, mysql_real_connect(my, host, o->user, o->password, o->db, (unsigned)port, NULL, flags),
+            mysql_real_connect_start(&ok, my, host, o->user, o->password, o->db, (unsigned)port, NULL, flags),
+            mysql_real_connect_cont(&ok, my, ev_));
+    if (ok == NULL) {
+        if (tl_abandoned == my)
+            snprintf(err, errcap, "connect to %s: deadline passed", o->addr);
+        else
+            snprintf(err, errcap, "%u %s", mysql_errno(my), mysql_error(my));
+        tl_abandoned = NULL;
         mysql_close(my);
         return NULL;
     }
@@ -73,6 +215,8 @@ MYSQL *dal_connect(const dal_pool_opts *o, char *err, size_t errcap)
 
 sk_status dal_classify(MYSQL *my)
 {
+    if (my == tl_abandoned)
+        return SK_ETIMEDOUT; /* past the deadline: outcome unknown */
     unsigned e = mysql_errno(my);
     switch (e) {
     case 0:
@@ -102,6 +246,8 @@ sk_status dal_classify(MYSQL *my)
 
 const char *dal_strerror(MYSQL *my, sk_status st)
 {
+    if (my != NULL && my == tl_abandoned)
+        return "deadline passed (db.attempt_timeout_ms)";
     const char *m = my ? mysql_error(my) : NULL;
     if (m != NULL && *m)
         return m;
@@ -114,19 +260,19 @@ sk_status dal_exec_n(MYSQL *my, const char *sql, size_t len, int64_t *affected)
 {
     if (affected)
         *affected = 0;
-    if (mysql_real_query(my, sql, (unsigned long)len) != 0)
+    if (q_query(my, sql, (unsigned long)len) != 0)
         return dal_classify(my);
     for (;;) {
         /* read the count before mysql_store_result: it resets it */
         my_ulonglong n = mysql_affected_rows(my);
-        MYSQL_RES *r = mysql_store_result(my);
+        MYSQL_RES *r = q_store(my);
         if (r)
             mysql_free_result(r);
         else if (mysql_field_count(my) != 0)
             return dal_classify(my);
         else if (affected)
             *affected = n == (my_ulonglong)-1 ? 0 : (int64_t)n;
-        int st = mysql_next_result(my);
+        int st = q_next(my);
         if (st == -1)
             return SK_OK;
         if (st > 0)
@@ -137,8 +283,8 @@ sk_status dal_exec_n(MYSQL *my, const char *sql, size_t len, int64_t *affected)
 /* Discard any further results of a statement (CLIENT_MULTI_RESULTS). */
 static void drain(MYSQL *my)
 {
-    while (mysql_next_result(my) == 0) {
-        MYSQL_RES *r = mysql_store_result(my);
+    while (q_next(my) == 0) {
+        MYSQL_RES *r = q_store(my);
         if (r)
             mysql_free_result(r);
     }
@@ -147,9 +293,9 @@ static void drain(MYSQL *my)
 sk_status dal_query(MYSQL *my, const char *sql, size_t len, MYSQL_RES **res)
 {
     *res = NULL;
-    if (mysql_real_query(my, sql, (unsigned long)len) != 0)
+    if (q_query(my, sql, (unsigned long)len) != 0)
         return dal_classify(my);
-    *res = mysql_store_result(my);
+    *res = q_store(my);
     if (*res == NULL) {
         sk_status st = dal_classify(my);
         return st == SK_OK ? SK_EDB : st;   /* a statement without rows where rows were expected */
@@ -159,9 +305,9 @@ sk_status dal_query(MYSQL *my, const char *sql, size_t len, MYSQL_RES **res)
 
 sk_status dal_query_row(MYSQL *my, const char *sql, char (*out)[DAL_CELL], int n)
 {
-    if (mysql_real_query(my, sql, strlen(sql)) != 0)
+    if (q_query(my, sql, strlen(sql)) != 0)
         return dal_classify(my);
-    MYSQL_RES *res = mysql_store_result(my);
+    MYSQL_RES *res = q_store(my);
     if (res == NULL) {
         sk_status st = dal_classify(my);
         return st == SK_OK ? SK_ENOT_FOUND : st;   /* no result set: no row */

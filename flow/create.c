@@ -201,6 +201,11 @@ static plan_outcome attempt(cctx *x, int g, bool needs_probe, const char *no, fl
         return AT_INTERNAL;
     plan_outcome r;
     sk_status st = SK_OK;
+    /* every MariaDB call of this attempt (connect, probe, insert, the
+     * duplicate's read) ends by the attempt deadline: a hung primary costs a
+     * create one db.attempt_timeout_ms before it moves on */
+    int64_t until = sk_mono_ms() + x->r->c->db_attempt_timeout_ms;
+    int64_t prev = dal_set_deadline(until < x->deadline ? until : x->deadline);
     if (!needs_probe && dal_pool_grouped(pool)) {
         r = insert_grouped(x, pool, g, &o, js, out);
         goto done;
@@ -237,6 +242,7 @@ static plan_outcome attempt(cctx *x, int g, bool needs_probe, const char *no, fl
         r = plan_outcome_of(st);
     }
 done:
+    dal_set_deadline(prev);
     free(js);
     if (r == AT_UNKNOWN)
         sk_warn("event=create_outcome_unknown group=%d order_no=%s merchant_id=%s out_trade_no=%s", g, no,

@@ -63,6 +63,7 @@ static void group_opts(const conf *c, const char *addr, bool multi, dal_pool_opt
         .write_timeout_ms = c->db_write_timeout_ms, .size = c->db_pool_size, .max_inflight = c->db_max_inflight,
         .multi_statements = multi,
         .gc_max_batch = multi ? c->db_gc_max_batch : 0, .gc_leaders = multi ? c->db_gc_leaders : 0,
+        .nonblocking = multi, .attempt_timeout_ms = multi ? c->db_attempt_timeout_ms : 0,
     };
     dal_tls_set(&o->tls, &c->db_tls);
 }

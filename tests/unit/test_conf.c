@@ -88,6 +88,9 @@ START_TEST(example_loads_with_documented_values)
     ck_assert_int_eq(c->db_write_timeout_ms, 1000);
     ck_assert_int_eq(c->db_pool_size, 16);
     ck_assert_int_eq(c->db_max_inflight, 64);
+    ck_assert_int_eq(c->db_attempt_timeout_ms, 1000);
+    ck_assert_int_eq(c->db_gc_max_batch, 16);
+    ck_assert_int_eq(c->db_gc_leaders, 2);
     /* TLS written out but off */
     const conf_tls *tl[] = {&c->db_tls, &c->merchant_tls, &c->redis_tls};
     for (int i = 0; i < 3; i++) {
@@ -126,7 +129,7 @@ START_TEST(example_loads_with_documented_values)
     ck_assert_int_eq(c->kafka_producer.n, 1);
     ck_assert_str_eq(c->kafka_producer.kv[0].key, "compression.type");
     ck_assert_str_eq(c->kafka_producer.kv[0].val, "lz4");
-    ck_assert_int_eq(c->kafka_producer.kv[0].line, 96);
+    ck_assert_int_eq(c->kafka_producer.kv[0].line, 99);
     ck_assert_int_eq(c->kafka_consumer.n, 1);
     ck_assert_str_eq(conf_strmap_get(&c->kafka_consumer, "fetch.wait.max.ms"), "20");
 
@@ -151,7 +154,7 @@ START_TEST(example_loads_with_documented_values)
     ck_assert_int_eq(c->ngroups, 3);
     static const char *const prim[] = {"127.0.0.1:3311", "127.0.0.1:3321", "127.0.0.1:3331"};
     static const char *const repl[] = {"127.0.0.1:3312", "127.0.0.1:3322", "127.0.0.1:3332"};
-    static const int lines[] = {140, 145, 149};
+    static const int lines[] = {143, 148, 152};
     for (int i = 0; i < 3; i++) {
         const conf_group *g = &c->groups[i];
         ck_assert_int_eq(g->id, i + 1);

@@ -143,6 +143,10 @@ START_TEST(example_loads_with_documented_values)
     ck_assert_str_eq(c->refunds_timezone, "Asia/Shanghai");
     ck_assert_int_eq(c->refunds_max_age_days, 365);
     ck_assert_int_eq(c->audit_queue_max, 10000);
+    ck_assert_int_eq(c->failover_auto, 0);
+    ck_assert_int_eq(c->failover_after_s, 30);
+    ck_assert_str_eq(c->failover_admin_user, "");
+    ck_assert_str_eq(c->failover_daemons, "");
     /* conf_load loads the zone: 2026-03-01 00:00:00.000 +08:00 starts a new local day */
     ck_assert_ptr_nonnull(c->refunds_tz);
     ck_assert_str_eq(tz_name(c->refunds_tz), "Asia/Shanghai");
@@ -151,7 +155,7 @@ START_TEST(example_loads_with_documented_values)
     ck_assert_int_eq(c->ngroups, 3);
     static const char *const prim[] = {"127.0.0.1:3311", "127.0.0.1:3321", "127.0.0.1:3331"};
     static const char *const repl[] = {"127.0.0.1:3312", "127.0.0.1:3322", "127.0.0.1:3332"};
-    static const int lines[] = {140, 145, 149};
+    static const int lines[] = {148, 154, 158};
     for (int i = 0; i < 3; i++) {
         const conf_group *g = &c->groups[i];
         ck_assert_int_eq(g->id, i + 1);
@@ -161,6 +165,7 @@ START_TEST(example_loads_with_documented_values)
         ck_assert_int_eq(g->weight, 100);
         ck_assert_int_eq(g->state, GROUP_ACTIVE);
         ck_assert_int_eq(g->alias_of, 0);
+        ck_assert_int_eq(g->nformer, 0);
         ck_assert_int_eq(g->line, lines[i]);
         ck_assert_ptr_eq(conf_group_by_id(c, i + 1), g);
         ck_assert_int_eq(conf_route_group(c, i + 1), i + 1);

@@ -267,3 +267,40 @@ bool fo_auto_due(bool enabled, int64_t down_ms, int64_t after_ms)
 {
     return enabled && down_ms > 0 && down_ms >= after_ms;
 }
+
+/* ---------------- rejoin: extra transactions ---------------- */
+
+int fo_binlog_gtid(const char *info, uint32_t *domain, uint32_t *server, uint64_t *seq)
+{
+    if (info == NULL)
+        return -1;
+    const char *p = strstr(info, "GTID ");
+    if (p == NULL)
+        return -1;
+    p += 5;
+    uint64_t d, s, n;
+    if (parse_u64(&p, UINT32_MAX, &d) < 0 || *p++ != '-' || parse_u64(&p, UINT32_MAX, &s) < 0 || *p++ != '-' ||
+        parse_u64(&p, UINT64_MAX, &n) < 0)
+        return -1;
+    *domain = (uint32_t)d;
+    *server = (uint32_t)s;
+    *seq = n;
+    return 0;
+}
+
+int fo_binlog_table(const char *info, char *out, size_t cap)
+{
+    const char *o = info ? strchr(info, '(') : NULL;
+    const char *c = o ? strchr(o, ')') : NULL;
+    if (o == NULL || c == NULL || c - o < 4 || (size_t)(c - o - 1) >= cap || memchr(o, '.', (size_t)(c - o)) == NULL)
+        return -1;
+    memcpy(out, o + 1, (size_t)(c - o - 1));
+    out[c - o - 1] = '\0';
+    return 0;
+}
+
+bool fo_extra_discardable(const char *table, const char *db)
+{
+    size_t n = db ? strlen(db) : 0;
+    return table && n > 0 && strncmp(table, db, n) == 0 && strcmp(table + n, ".heartbeat") == 0;
+}

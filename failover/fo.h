@@ -48,6 +48,20 @@ bool fo_gtid_covers(const fo_gtid *a, const fo_gtid *b);
  * separated) into out; returns how many domains have extra transactions. */
 int fo_gtid_extra(const fo_gtid *a, const fo_gtid *b, char *out, size_t cap);
 
+/* ---------------- the old primary's extra transactions (rejoin) ---------------- */
+
+/* From a SHOW BINLOG EVENTS row: the GTID of a Gtid event's Info ("BEGIN GTID
+ * 0-18020-57", "GTID 0-18020-58"): 0 and the parts, -1 if not one. */
+int fo_binlog_gtid(const char *info, uint32_t *domain, uint32_t *server, uint64_t *seq) SK_WUR;
+/* The "db.table" of a Table_map event's Info ("table_id: 19 (skipstore.heartbeat)")
+ * into out: 0 / -1. */
+int fo_binlog_table(const char *info, char *out, size_t cap) SK_WUR;
+/* May a transaction the new primary lacks, touching table `table` ("db.t"),
+ * be dropped when the old primary rejoins? Only the prober's heartbeat row
+ * (`db`.heartbeat): it carries no data; the next probe rewrites it. An order,
+ * refund or outbox row must never be dropped silently. */
+bool fo_extra_discardable(const char *table, const char *db);
+
 /* ---------------- what was observed ---------------- */
 
 typedef enum {

@@ -582,6 +582,75 @@ out:
 
 /* ---------------- rejoin ---------------- */
 
+#define FO_SCAN_FILES 4        /* binary logs scanned back from the newest */
+#define FO_SCAN_PAGE 5000      /* SHOW BINLOG EVENTS rows a statement */
+
+/*
+ * The tables touched by the old primary's transactions beyond `base` (what
+ * the new line of primaries started from), from its own binary log (SHOW
+ * BINLOG EVENTS, newest files first). *found counts those transactions;
+ * keep gets the tables that are not discardable (comma separated). 0 / -1.
+ */
+static int scan_extra(MYSQL *my, const char *db, const fo_gtid *base, int want, int *found, char *keep,
+                      size_t kcap, char *err, size_t ecap)
+{
+    MYSQL_RES *res = NULL;
+    sk_status st = dal_query(my, "SHOW BINARY LOGS", 16, &res);
+    if (st != SK_OK) {
+        snprintf(err, ecap, "SHOW BINARY LOGS: %s", dal_strerror(my, st));
+        return -1;
+    }
+    char files[64][DAL_CELL];
+    int nf = 0;
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        if (nf == 64)
+            memmove(files[0], files[1], sizeof files[0] * 63), nf = 63;
+        sk_strlcpy(files[nf++], row[0] ? row[0] : "", DAL_CELL);
+    }
+    mysql_free_result(res);
+    *found = 0;
+    keep[0] = '\0';
+    for (int f = nf - 1; f >= 0 && f >= nf - FO_SCAN_FILES && *found < want; f--) {
+        bool extra = false;
+        for (long off = 0;; off += FO_SCAN_PAGE) {
+            char sql[256];
+            snprintf(sql, sizeof sql, "SHOW BINLOG EVENTS IN '%s' LIMIT %ld, %d", files[f], off, FO_SCAN_PAGE);
+            if (strchr(files[f], '\'') || (st = dal_query(my, sql, strlen(sql), &res)) != SK_OK) {
+                snprintf(err, ecap, "%s: %s", sql, dal_strerror(my, st));
+                return -1;
+            }
+            int n = 0;
+            while ((row = mysql_fetch_row(res)) != NULL) {
+                n++;
+                const char *type = row[2] ? row[2] : "", *info = row[5] ? row[5] : "";
+                uint32_t d, sv;
+                uint64_t seq;
+                if (strcmp(type, "Gtid") == 0 && fo_binlog_gtid(info, &d, &sv, &seq) == 0) {
+                    fo_gtid one = {.n = 1};
+                    one.d[0].domain = d;
+                    one.d[0].server = sv;
+                    one.d[0].seq = seq;
+                    extra = !fo_gtid_covers(base, &one);
+                    if (extra)
+                        (*found)++;
+                } else if (extra && strcmp(type, "Table_map") == 0) {
+                    char t[DAL_CELL];
+                    if (fo_binlog_table(info, t, sizeof t) == 0 && !fo_extra_discardable(t, db) &&
+                        strstr(keep, t) == NULL) {
+                        size_t kl = strlen(keep);
+                        snprintf(keep + kl, kcap - kl, "%s%s", kl ? "," : "", t);
+                    }
+                }
+            }
+            mysql_free_result(res);
+            if (n < FO_SCAN_PAGE)
+                break;
+        }
+    }
+    return 0;
+}
+
 int mig_rejoin(const mig_rejoin_opts *o)
 {
     char err[1024], cerr[CONF_ERR_MAX];
@@ -640,13 +709,33 @@ int mig_rejoin(const mig_rejoin_opts *o)
      * exist only on it (unacknowledged commits at the crash, or writes after
      * it). Joining would make them diverge silently: refuse and list them. */
     char extra[1024];
+    bool discard = false;
     if (fo_gtid_extra(&og, &pg, extra, sizeof extra) > 0) {
-        snprintf(err, sizeof err,
-                 "refused: %s has transactions the new primary %s lacks: %s (promoted at %s). Inspect them "
-                 "(mariadb-binlog on its binary log), re-apply what must be kept on the primary, then rebuild "
-                 "%s from a copy of the primary",
-                 o->addr, g->primary, extra, promoted[0] ? promoted : nb[0], o->addr);
-        goto out;
+        /* how many, and what they touched: only heartbeat probes (written
+         * while it died, never acknowledged, no data) may be dropped */
+        int want = 0, found = 0;
+        for (int i = 0; i < og.n; i++)
+            for (int j = 0; j <= pg.n; j++)
+                if (j == pg.n || pg.d[j].domain == og.d[i].domain) {
+                    uint64_t have = j == pg.n ? 0 : pg.d[j].seq;
+                    want += og.d[i].seq > have ? (int)(og.d[i].seq - have) : 0;
+                    break;
+                }
+        char keep[1024];
+        if (scan_extra(old, c->db_name, &pg, want, &found, keep, sizeof keep, err, sizeof err) < 0)
+            goto out;
+        if (keep[0] != '\0' || found < want) {
+            snprintf(err, sizeof err,
+                     "refused: %s has transactions the new primary %s lacks: %s (promoted at %s)%s%s%s. Inspect "
+                     "them (mariadb-binlog on its binary log), re-apply what must be kept on the primary, then "
+                     "rebuild %s from a copy of the primary",
+                     o->addr, g->primary, extra, promoted[0] ? promoted : nb[0], keep[0] ? "; they write " : "",
+                     keep, found < want ? "; not all found in its recent binary logs" : "", o->addr);
+            goto out;
+        }
+        discard = true;
+        fprintf(o->m.json ? stderr : stdout, "group %d: dropping %d heartbeat-only transaction(s) of %s the new primary lacks: %s\n", o->group,
+               found, o->addr, extra);
     }
     char host[256], sql[1024];
     int port;
@@ -671,19 +760,22 @@ int mig_rejoin(const mig_rejoin_opts *o)
     }
     mysql_real_escape_string(old, qu, ru, (unsigned long)lu);
     mysql_real_escape_string(old, qp, rp, (unsigned long)lp);
+    /* Continue from its own position; with dropped heartbeats, from where the
+     * new line started, its binary log (holding those GTIDs) reset first. */
     char pos[600];
-    snprintf(pos, sizeof pos, "SET GLOBAL gtid_slave_pos = '%s'", ob[0]);
+    snprintf(pos, sizeof pos, "SET GLOBAL gtid_slave_pos = '%s'", discard ? (promoted[0] ? promoted : nb[0]) : ob[0]);
     snprintf(sql, sizeof sql,
              "CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%d, MASTER_USER='%s', MASTER_PASSWORD='%s', "
              "MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1",
              host, port, qu, qp);
     free(qu);
     free(qp);
-    const char *steps[] = {"STOP SLAVE", "RESET SLAVE ALL", pos, sql, "START SLAVE"};
+    const char *steps[] = {"STOP SLAVE", "RESET SLAVE ALL", discard ? "RESET MASTER" : "DO 0", pos, sql,
+                           "START SLAVE"};
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         sk_status st = dal_exec(old, steps[i], strlen(steps[i]));
         if (st != SK_OK && i > 1) {
-            snprintf(err, sizeof err, "%s: %s", o->addr, i == 3 ? "CHANGE MASTER failed" : mysql_error(old));
+            snprintf(err, sizeof err, "%s: %s", o->addr, i == 4 ? "CHANGE MASTER failed" : mysql_error(old));
             goto out;
         }
     }

@@ -234,8 +234,10 @@ def test_auto_failover_under_load_loses_nothing():
     load.start()
     try:
         time.sleep(2.0)
-        dev("fault", "g2", "kill")
+        # measured from just before `./dev fault g2 kill` (it returns once the
+        # process is gone): the figure is an upper bound
         t_kill = time.monotonic()
+        dev("fault", "g2", "kill")
 
         def first_ok_after_kill():
             # the first success after the first 503 (a success just after the kill

@@ -195,6 +195,32 @@ START_TEST(auto_due)
 }
 END_TEST
 
+START_TEST(binlog_rows)
+{
+    uint32_t d, sv;
+    uint64_t n;
+    ck_assert_int_eq(fo_binlog_gtid("BEGIN GTID 0-18020-10019", &d, &sv, &n), 0);
+    ck_assert(d == 0 && sv == 18020 && n == 10019);
+    ck_assert_int_eq(fo_binlog_gtid("GTID 1-2-3", &d, &sv, &n), 0);
+    ck_assert(d == 1 && sv == 2 && n == 3);
+    ck_assert_int_eq(fo_binlog_gtid("BEGIN", &d, &sv, &n), -1);
+    ck_assert_int_eq(fo_binlog_gtid("BEGIN GTID 0-1", &d, &sv, &n), -1);
+    ck_assert_int_eq(fo_binlog_gtid(NULL, &d, &sv, &n), -1);
+    char t[64];
+    ck_assert_int_eq(fo_binlog_table("table_id: 19 (skipstore.heartbeat)", t, sizeof t), 0);
+    ck_assert_str_eq(t, "skipstore.heartbeat");
+    ck_assert_int_eq(fo_binlog_table("table_id: 19 (nodot)", t, sizeof t), -1);
+    ck_assert_int_eq(fo_binlog_table("COMMIT /* xid=5 */", t, sizeof t), -1);
+    ck_assert_int_eq(fo_binlog_table("table_id: 1 (skipstore.orders)", t, 8), -1);
+    ck_assert(fo_extra_discardable("skipstore.heartbeat", "skipstore"));
+    ck_assert(!fo_extra_discardable("skipstore.orders", "skipstore"));
+    ck_assert(!fo_extra_discardable("skipstore.outbox", "skipstore"));
+    ck_assert(!fo_extra_discardable("other.heartbeat", "skipstore"));
+    ck_assert(!fo_extra_discardable("skipstore.heartbeat2", "skipstore"));
+    ck_assert(!fo_extra_discardable("skipstore.heartbeat", ""));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("failover");
@@ -205,6 +231,7 @@ int main(void)
     tcase_add_test(tc, refusal_rules);
     tcase_add_test(tc, state_machine_every_pair);
     tcase_add_test(tc, auto_due);
+    tcase_add_test(tc, binlog_rows);
     suite_add_tcase(s, tc);
     return ut_run(s);
 }

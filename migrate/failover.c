@@ -13,6 +13,7 @@
 #include "migrate/migio.h"
 
 #include <libgen.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -302,6 +302,43 @@ START_TEST(absent_keys_get_documented_defaults)
 }
 END_TEST
 
+START_TEST(failover_keys)
+{
+    /* former_primaries: loaded in order; never also the primary or a replica;
+     * failover.auto needs the admin account and its password file */
+    const char *base =
+        "auth: {mode: \"off\"}\n"
+        "db: {name: s, user: u, password: p}\n"
+        "%s"
+        "groups:\n"
+        "  - id: 2\n    primary: \"b:2\"\n    replicas: [\"c:3\"]\n    former_primaries: [%s]\n";
+    char y[1024], err[CONF_ERR_MAX] = "";
+    snprintf(y, sizeof y, base, "failover: {auto: true, after_s: 5, admin_user: adm, admin_password_file: /x/pw}\n",
+             "\"a:1\", \"d:4\"");
+    conf *c = load(y, err, sizeof err);
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_int_eq(c->groups[0].nformer, 2);
+    ck_assert_str_eq(c->groups[0].former[0], "a:1");
+    ck_assert_str_eq(c->groups[0].former[1], "d:4");
+    ck_assert_int_eq(c->failover_auto, 1);
+    ck_assert_int_eq(c->failover_after_s, 5);
+    ck_assert_str_eq(c->failover_admin_user, "adm");
+    conf_free(c);
+    snprintf(y, sizeof y, base, "", "\"b:2\"");
+    ck_assert_ptr_null(load(y, err, sizeof err));
+    ck_assert_msg(strstr(err, "former primary b:2 is also its primary or a replica") != NULL, "%s", err);
+    snprintf(y, sizeof y, base, "", "\"c:3\"");
+    ck_assert_ptr_null(load(y, err, sizeof err));
+    snprintf(y, sizeof y, base, "", "\"nope\"");
+    ck_assert_ptr_null(load(y, err, sizeof err));
+    snprintf(y, sizeof y, base, "failover: {auto: true}\n", "");
+    ck_assert_ptr_null(load(y, err, sizeof err));
+    ck_assert_msg(strstr(err, "failover.auto: needs failover.admin_user") != NULL, "%s", err);
+    snprintf(y, sizeof y, base, "failover: {after_s: 0}\n", "");
+    ck_assert_ptr_null(load(y, err, sizeof err));
+}
+END_TEST
+
 START_TEST(explicit_values_override_defaults)
 {
     const char *y =
@@ -1314,6 +1351,7 @@ static Suite *conf_suite(void)
     Suite *s = suite_create("conf");
     TCase *t = tcase_create("load");
     tcase_add_test(t, example_loads_with_documented_values);
+    tcase_add_test(t, failover_keys);
     tcase_add_test(t, example_with_retired_group_uncommented_loads);
     tcase_add_test(t, absent_keys_get_documented_defaults);
     tcase_add_test(t, explicit_values_override_defaults);

@@ -384,6 +384,14 @@ static int set_str(char **dst, const char *v)
     return 0;
 }
 
+/* Remove entry i of a group's former_primaries (order kept). */
+static void former_remove(conf_group *g, int i)
+{
+    free(g->former[i]);
+    memmove(&g->former[i], &g->former[i + 1], sizeof g->former[0] * (size_t)(g->nformer - i - 1));
+    g->former[--g->nformer] = NULL;
+}
+
 /* New primary, the others as replicas, the old primary in former_primaries. */
 static int configure(fr *f)
 {
@@ -401,19 +409,12 @@ static int configure(fr *f)
     bool have = false;
     for (int i = 0; i < g->nformer; i++) {
         have = have || strcmp(g->former[i], f->old_primary) == 0;
-        if (strcmp(g->former[i], f->new_primary) == 0) {   /* promoted back: no longer former */
-            free(g->former[i]);
-            memmove(&g->former[i], &g->former[i + 1], sizeof g->former[0] * (size_t)(g->nformer - i - 1));
-            g->former[--g->nformer] = NULL;
-            i--;
-        }
+        if (strcmp(g->former[i], f->new_primary) == 0)   /* promoted back: no longer former */
+            former_remove(g, i--);
     }
     if (!have) {
-        if (g->nformer == CONF_MAX_REPLICAS) {   /* forget the oldest */
-            free(g->former[0]);
-            memmove(&g->former[0], &g->former[1], sizeof g->former[0] * (size_t)(CONF_MAX_REPLICAS - 1));
-            g->former[--g->nformer] = NULL;
-        }
+        if (g->nformer == CONF_MAX_REPLICAS)   /* forget the oldest */
+            former_remove(g, 0);
         if (set_str(&g->former[g->nformer], f->old_primary) == 0)
             g->nformer++;
     }
@@ -797,9 +798,7 @@ int mig_rejoin(const mig_rejoin_opts *o)
         goto out;
     }
     /* config: a replica again, no longer a former primary */
-    free(g->former[fi]);
-    memmove(&g->former[fi], &g->former[fi + 1], sizeof g->former[0] * (size_t)(g->nformer - fi - 1));
-    g->former[--g->nformer] = NULL;
+    former_remove(g, fi);
     if (g->nreplicas < CONF_MAX_REPLICAS && set_str(&g->replicas[g->nreplicas], o->addr) == 0)
         g->nreplicas++;
     if (mu_conf_write(c->path, c, err, sizeof err) < 0 || mu_reload_all(&o->m, err, sizeof err) < 0)

@@ -615,9 +615,10 @@ static int scan_extra(MYSQL *my, const char *db, const fo_gtid *base, int want, 
     keep[0] = '\0';
     for (int f = nf - 1; f >= 0 && f >= nf - FO_SCAN_FILES && *found < want; f--) {
         bool extra = false;
-        for (long off = 0;; off += FO_SCAN_PAGE) {
+        /* page by position (End_log_pos of the last row), not by offset */
+        for (unsigned long long from = 4;;) {
             char sql[256];
-            snprintf(sql, sizeof sql, "SHOW BINLOG EVENTS IN '%s' LIMIT %ld, %d", files[f], off, FO_SCAN_PAGE);
+            snprintf(sql, sizeof sql, "SHOW BINLOG EVENTS IN '%s' FROM %llu LIMIT %d", files[f], from, FO_SCAN_PAGE);
             if (strchr(files[f], '\'') || (st = dal_query(my, sql, strlen(sql), &res)) != SK_OK) {
                 snprintf(err, ecap, "%s: %s", sql, dal_strerror(my, st));
                 return -1;
@@ -625,6 +626,8 @@ static int scan_extra(MYSQL *my, const char *db, const fo_gtid *base, int want, 
             int n = 0;
             while ((row = mysql_fetch_row(res)) != NULL) {
                 n++;
+                if (row[4] != NULL)
+                    from = strtoull(row[4], NULL, 10);
                 const char *type = row[2] ? row[2] : "", *info = row[5] ? row[5] : "";
                 uint32_t d, sv;
                 uint64_t seq;

@@ -6,7 +6,9 @@
  */
 #include <string.h>
 
+#include "config/conf.h"
 #include "failover/fo.h"
+#include "migrate/mig.h"
 #include "tests/unit/unit.h"
 
 static fo_gtid G(const char *s)
@@ -221,6 +223,29 @@ START_TEST(binlog_rows)
 }
 END_TEST
 
+START_TEST(config_round_trip_keeps_former_primaries)
+{
+    /* what `group failover` writes (mig_conf_replace_groups) loads back the same */
+    const char *y = "auth: {mode: \"off\"}\ndb: {name: s, user: u, password: p}\n"
+                    "groups:\n  - id: 2\n    primary: \"b:2\"\n    replicas: [\"c:3\"]\n"
+                    "    former_primaries: [\"a:1\"]\n";
+    char err[CONF_ERR_MAX];
+    conf *c = conf_load_string("t.yaml", y, strlen(y), err, sizeof err);
+    ck_assert_msg(c != NULL, "%s", err);
+    char *out = mig_conf_replace_groups(y, c);
+    ck_assert_ptr_nonnull(out);
+    ck_assert_ptr_nonnull(strstr(out, "    former_primaries: [\"a:1\"]\n"));
+    conf *d = conf_load_string("t2.yaml", out, strlen(out), err, sizeof err);
+    ck_assert_msg(d != NULL, "%s", err);
+    ck_assert_int_eq(d->groups[0].nformer, 1);
+    ck_assert_str_eq(d->groups[0].former[0], "a:1");
+    ck_assert_str_eq(d->groups[0].primary, "b:2");
+    conf_free(d);
+    conf_free(c);
+    free(out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("failover");
@@ -232,6 +257,7 @@ int main(void)
     tcase_add_test(tc, state_machine_every_pair);
     tcase_add_test(tc, auto_due);
     tcase_add_test(tc, binlog_rows);
+    tcase_add_test(tc, config_round_trip_keeps_former_primaries);
     suite_add_tcase(s, tc);
     return ut_run(s);
 }

@@ -421,6 +421,33 @@ static int configure(fr *f)
     return mu_conf_write(f->c->path, f->c, f->err, sizeof f->err);
 }
 
+/* The group's failure counters (skip:fail:G:*) counted the dead primary: with
+ * a healthy new primary they would keep the group SKIPPED for new orders
+ * until the window rolls over. Best effort, bounded (SCAN, 100 rounds). */
+static void reset_failure_counters(fr *f)
+{
+    char cursor[32] = "0", pat[48];
+    snprintf(pat, sizeof pat, "skip:fail:%d:*", f->o->group);
+    for (int round = 0; f->kv && round < 100; round++) {
+        redisReply *x = kv_cmd(f->kv, "SCAN %s MATCH %s COUNT 1000", cursor, pat);
+        if (x == NULL || x->type != REDIS_REPLY_ARRAY || x->elements != 2 || x->element[0]->type != REDIS_REPLY_STRING) {
+            if (x)
+                freeReplyObject(x);
+            return;
+        }
+        sk_strlcpy(cursor, x->element[0]->str, sizeof cursor);
+        const redisReply *keys = x->element[1];
+        for (size_t i = 0; keys->type == REDIS_REPLY_ARRAY && i < keys->elements; i++) {
+            redisReply *d = kv_cmd(f->kv, "DEL %s", keys->element[i]->str);
+            if (d)
+                freeReplyObject(d);
+        }
+        freeReplyObject(x);
+        if (strcmp(cursor, "0") == 0)
+            return;
+    }
+}
+
 static json_t *history_entry(const fr *f, int64_t ms)
 {
     char at[25];
@@ -440,6 +467,7 @@ static int finish(fr *f)
         return -1;
     }
     int64_t ms = f->started_ms ? sk_now_ms() - f->started_ms : 0;
+    reset_failure_counters(f);
     json_t *h = history_entry(f, ms);
     json_array_append(f->history, h);
     while (json_array_size(f->history) > FO_HISTORY_MAX)

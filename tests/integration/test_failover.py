@@ -285,6 +285,8 @@ def test_auto_failover_under_load_loses_nothing():
     assert len(new) == 1 and new[0][3] == "auto", new
     cfg = group_cfg()
     assert cfg["primary"] == G_REPLICA and cfg["former"] == [G_PRIMARY]
+    # the dead primary's failures are forgotten: the group takes new orders again at once
+    assert wait_for(lambda: history()["state"] == "ACTIVE", 3), history()
 
     # every acknowledged create, pay and refund on the new primary
     acked_g2 = [r for _, st, r, _ in load.creates if st in (200, 201) and r["group"] == G]

@@ -102,6 +102,41 @@ def server_up(addr):
         return False
 
 
+def rebuild_replica(old, primary):
+    """Test hygiene only (the runbook's "rebuild it from a copy of the primary"):
+    a former primary that rejoin refused (it died holding an unacknowledged data
+    transaction) is reloaded from a dump of the primary and made its replica."""
+    e = dict(os.environ, MYSQL_PWD=ENV["SKIP_DB_ADMIN_PASSWORD"])
+    ph, pp = primary.rsplit(":", 1)
+    oh, op = old.rsplit(":", 1)
+    dump = subprocess.run(["mariadb-dump", "--no-defaults", "--skip-ssl", "--protocol=tcp", "-h", ph, "-P", pp,
+                           "-u", ENV["SKIP_DB_ADMIN_USER"], "--single-transaction", "--gtid", "--master-data=2",
+                           "--databases", "skipstore"], env=e, capture_output=True, text=True, timeout=120)
+    assert dump.returncode == 0, dump.stderr
+    pos = re.search(r"SET GLOBAL gtid_slave_pos='([^']*)'", dump.stdout).group(1)
+    for q in ("STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL read_only=1"):
+        sql(old, q, fetch=False)
+    load = subprocess.run(["mariadb", "--no-defaults", "--skip-ssl", "--protocol=tcp", "-h", oh, "-P", op,
+                           "-u", ENV["SKIP_DB_ADMIN_USER"], "--init-command=SET sql_log_bin=0"],
+                          input="SET sql_log_bin=0; DROP DATABASE IF EXISTS skipstore;\n" + dump.stdout,
+                          env=e, capture_output=True, text=True, timeout=300)
+    assert load.returncode == 0, load.stderr
+    h, p = primary.rsplit(":", 1)
+    for q in ("RESET MASTER", "SET GLOBAL gtid_slave_pos='%s'" % pos,
+              "CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%s, MASTER_USER='%s', MASTER_PASSWORD='%s', "
+              "MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1"
+              % (h, p, ENV["SKIP_DB_REPL_USER"], ENV["SKIP_DB_REPL_PASSWORD"]), "START SLAVE"):
+        sql(old, q, fetch=False)
+    text = open(CONFIG).read()
+    text = text.replace('    former_primaries: ["%s"]\n' % old, "")
+    text = text.replace('    replicas: []\n    weight', '    replicas: ["%s"]\n    weight' % old, 1)
+    with open(CONFIG + ".test.tmp", "w") as f:
+        f.write(text)
+    os.chmod(CONFIG + ".test.tmp", 0o600)
+    os.replace(CONFIG + ".test.tmp", CONFIG)
+    reload_all()
+
+
 def restore_topology():
     """g2 primary, g2r1 replicating from it, auto off."""
     set_auto(False)
@@ -112,7 +147,9 @@ def restore_topology():
     if cfg["primary"] != G_PRIMARY:
         if G_PRIMARY in cfg["former"]:
             p = skipctl("group", "rejoin", G, G_PRIMARY)
-            assert p.returncode == 0, p.stderr
+            if p.returncode != 0:
+                assert "refused" in p.stderr, p.stderr
+                rebuild_replica(G_PRIMARY, cfg["primary"])
         # fail over back to g2: the current primary must die for that
         dev("fault", NAMES[cfg["primary"]], "kill")
         p = skipctl("group", "failover", G, "--to", G_PRIMARY)
@@ -123,7 +160,9 @@ def restore_topology():
         if not server_up(a):
             dev("fault", NAMES[a], "start", timeout=240)
         p = skipctl("group", "rejoin", G, a)
-        assert p.returncode == 0, p.stdout + p.stderr
+        if p.returncode != 0:
+            assert "refused" in p.stderr, p.stderr
+            rebuild_replica(a, group_cfg()["primary"])
     sql(G_REPLICA, "START SLAVE", fetch=False)
     sql(G_PRIMARY, "SET GLOBAL read_only=0", fetch=False)
     cfg = group_cfg()
@@ -140,7 +179,7 @@ def topology():
 def orders_in_group(c, n, merchant):
     out = []
     while len(out) < n:
-        st, _, r = c.post("/v1/orders", create_body(merchant=merchant))
+        st, _, r = c.post("/v1/orders", create_body(merchant=merchant, amount=100000))
         assert st == 201, r
         if r["group"] == G:
             out.append(r)
@@ -191,9 +230,9 @@ class Load:
             o = todo[i % len(todo)]
             i += 1
             if o.get("_paid"):
-                if o.get("_refunded"):
-                    todo.remove(o)
-                    continue
+                # 1-fen refunds, each with its own out_refund_no (the same one
+                # again after an error: refunds are idempotent by it), so the
+                # load never runs out before the failover is over
                 kind = "refund"
                 req = {"out_refund_no": o.setdefault("_rf", uid("rf")), "amount": 1}
                 path = "/v1/orders/%s/refunds" % o["order_no"]
@@ -208,7 +247,12 @@ class Load:
             with self.lock:
                 self.updates.append((time.monotonic(), kind, o["order_no"], st, h, r, req))
             if st in (200, 201):
-                o["_refunded" if kind == "refund" else "_paid"] = True
+                if kind == "refund":
+                    o.pop("_rf", None)
+                    if r["order"]["status"] == "REFUNDED":
+                        todo.remove(o)
+                else:
+                    o["_paid"] = True
             time.sleep(0.02)
 
     def start(self):
@@ -236,7 +280,7 @@ def test_auto_failover_under_load_loses_nothing():
     `rejoin` makes it a replica that catches up."""
     c = Client(ENV["SKIP_URL"])
     merchant = uid("mfo")
-    orders = orders_in_group(c, 60, merchant)
+    orders = orders_in_group(c, 40, merchant)
     before = failovers()
     set_auto(True, after_s=5)
     load = Load(orders, merchant)
@@ -299,14 +343,17 @@ def test_auto_failover_under_load_loses_nothing():
                                            % ",".join("'%s'" % n for n in chunk))}
     assert set(nos) <= have, set(nos) - have
     paid = {u[2]: u[5]["version"] for u in load.updates if u[1] == "pay" and u[3] in (200, 201)}
-    refunds = {u[2]: u[6]["out_refund_no"] for u in load.updates if u[1] == "refund" and u[3] in (200, 201)}
+    refunds = {(u[2], u[6]["out_refund_no"]) for u in load.updates if u[1] == "refund" and u[3] in (200, 201)}
     assert paid and refunds, (len(paid), len(refunds))
     rows = dict(sql(G_REPLICA, "SELECT order_no, version FROM orders WHERE order_no IN (%s)"
                     % ",".join("'%s'" % n for n in paid)))
     assert all(rows[n] >= v for n, v in paid.items()), "an acknowledged pay is missing on the new primary"
     rf = {(a, b) for a, b in sql(G_REPLICA, "SELECT order_no, out_refund_no FROM refunds WHERE order_no IN (%s)"
-                                 % ",".join("'%s'" % n for n in refunds))}
-    assert set(refunds.items()) <= rf, set(refunds.items()) - rf
+                                 % ",".join("'%s'" % n for n in {x[0] for x in refunds}))}
+    assert refunds <= rf, refunds - rf
+    print("acknowledged: %d creates (%d in group 2), %d pays, %d refunds; %d answers 503" % (
+        sum(1 for x in load.creates if x[1] in (200, 201)), len(acked_g2), len(paid), len(refunds),
+        len(unavailable)))
 
     # ... and in the merchant store (the mirror), at least at the acknowledged version
     want = dict(paid)
@@ -338,9 +385,15 @@ def test_auto_failover_under_load_loses_nothing():
     assert sql(G_PRIMARY, "SELECT @@global.read_only")[0][0] == 1
     st, _, r = c.post("/v1/orders/%s/close" % orders_in_group(c, 1, merchant)[0]["order_no"], {})
     assert st == 200, r
-    # rejoin: a replica of the new primary that catches up
+    # rejoin: a replica of the new primary that catches up. If the old primary
+    # died holding a data transaction the new primary lacks (a commit in flight,
+    # never acknowledged: every acknowledged write was checked above), rejoin
+    # must refuse and list it; the test then rebuilds it from the primary.
     p = skipctl("group", "rejoin", G, G_PRIMARY)
-    assert p.returncode == 0, p.stdout + p.stderr
+    print(p.stdout + p.stderr)
+    if p.returncode != 0:
+        assert "refused" in p.stderr and "lacks: 0-" in p.stderr and "they write skipstore." in p.stderr, p.stderr
+        rebuild_replica(G_PRIMARY, G_REPLICA)
     new_pos = sql(G_REPLICA, "SELECT @@global.gtid_binlog_pos")[0][0]
 
     def caught_up():

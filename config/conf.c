@@ -312,6 +312,7 @@ void conf_free(conf *c)
         &c->merchant_addr, &c->merchant_db_name, &c->merchant_user, &c->merchant_password,
         &c->merchant_password_file,
         &c->refunds_timezone,
+        &c->failover_admin_user, &c->failover_admin_password_file, &c->failover_daemons, &c->failover_skipctl,
     };
     tz_free(c->refunds_tz);
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
@@ -334,8 +335,10 @@ void conf_free(conf *c)
     /* all slots: a failed load may have filled part of an entry past ngroups */
     for (int i = 0; i < CONF_MAX_GROUPS; i++) {
         free(c->groups[i].primary);
-        for (int r = 0; r < CONF_MAX_REPLICAS; r++)
+        for (int r = 0; r < CONF_MAX_REPLICAS; r++) {
             free(c->groups[i].replicas[r]);
+            free(c->groups[i].former[r]);
+        }
     }
     free(c);
 }

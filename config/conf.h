@@ -64,6 +64,11 @@ typedef struct conf_group {
     int weight;                    /* 0..1000; 0 = takes no new orders (ramp start) */
     group_state state;             /* configured state: ACTIVE, FENCED, DRAINING or RETIRED */
     int alias_of;                  /* 0 = none; else id of the group holding its rows */
+    /* former_primaries: primaries replaced by a failover (docs/failover.md),
+     * oldest first. Never written again and never routed to; `skipctl group
+     * rejoin` moves one back into replicas. */
+    char *former[CONF_MAX_REPLICAS];
+    int nformer;
     int line;                      /* line in the file, for messages */
 } conf_group;
 
@@ -196,6 +201,16 @@ typedef struct conf {
     char *merchant_password;       /* default: db's (also when db's comes from a file) */
     char *merchant_password_file;
     conf_tls merchant_tls;         /* default (section absent): a copy of db.tls */
+
+    /* failover (docs/failover.md): automatic mode runs `skipctl group
+     * failover G --auto` from the daemon whose prober saw the primary dead
+     * for after_s; the Redis lock in skipctl makes one of them win. */
+    int failover_auto;             /* 0/1, default 0 */
+    int failover_after_s;          /* 1..3600, default 30 */
+    char *failover_admin_user;     /* DB admin account for the promotion ("" = none; auto needs it) */
+    char *failover_admin_password_file; /* its password, a 0600 file (passed as a path, never a value) */
+    char *failover_daemons;        /* daemon URLs to reload (commas), "" = $SKIP_DAEMON_URLS of the daemon */
+    char *failover_skipctl;        /* skipctl binary, "" = next to skipstored */
 
     conf_group groups[CONF_MAX_GROUPS];
     int ngroups;

@@ -204,10 +204,24 @@ static const kspec merchant_tab[] = {
 static const kspec group_tab[] = {
     KS_INT_REQ(conf_group, "id", id, 1, CONF_MAX_GROUPS),
     KS_HOSTPORT(conf_group, "primary", primary, NULL, 0),   /* required unless retired (post) */
-    KS_CUSTOM("replicas", set_replicas, 0, NULL),
+    /* address lists: .off = the char *[] array, .idef = offset of its count */
+    {.name = "replicas", .type = K_CUSTOM, .set = set_replicas, .off = offsetof(conf_group, replicas),
+     .idef = offsetof(conf_group, nreplicas)},
+    {.name = "former_primaries", .type = K_CUSTOM, .set = set_replicas, .off = offsetof(conf_group, former),
+     .idef = offsetof(conf_group, nformer)},
     KS_INT(conf_group, "weight", weight, 0, 1000, 100),
     KS_CUSTOM("state", set_state, 0, state_words),
     KS_INT(conf_group, "alias_of", alias_of, 1, CONF_MAX_GROUPS, 0),
+    {0},
+};
+
+static const kspec failover_tab[] = {
+    KS_BOOL(conf, "auto", failover_auto, 0),
+    KS_INT(conf, "after_s", failover_after_s, 1, 3600, 30),
+    KS_STR(conf, "admin_user", failover_admin_user, "", 0),
+    KS_PATH(conf, "admin_password_file", failover_admin_password_file),
+    KS_STR(conf, "daemons", failover_daemons, "", 0),
+    KS_PATH(conf, "skipctl", failover_skipctl),
     {0},
 };
 
@@ -230,6 +244,7 @@ const kspec top_tab[] = {
     KS_SECTION("terminals", terminals_tab),
     KS_SECTION("refunds", refunds_tab),
     KS_SECTION("audit", audit_tab),
+    KS_SECTION("failover", failover_tab),
     KS_CUSTOM("groups", set_groups, F_REQUIRED, NULL),
     {0},
 };
@@ -264,11 +279,13 @@ static int set_groups(vcx *v, const kspec *k, const cnode *val, void *base, cons
     return 0;
 }
 
+/* A list of host:port into the char *[CONF_MAX_REPLICAS] at k->off, its
+ * count into the int at k->idef (replicas, former_primaries). */
 static int set_replicas(vcx *v, const kspec *k, const cnode *val, void *base, const char *path, int keyline)
 {
-    conf_group *g = base;
+    char **list = (char **)((char *)base + k->off);
+    int *count = (int *)((char *)base + k->idef);
     char vb[64];
-    (void)k;
     if (val == NULL)
         return 0;
     if (val->kind != CN_SEQ)
@@ -286,9 +303,9 @@ static int set_replicas(vcx *v, const kspec *k, const cnode *val, void *base, co
         if (!hostport_ok(s, item->len))
             return yt_fail(v->e, item->line, "%s: '%s' is not a valid host:port", ipath,
                         yt_show(s, item->len, vb, sizeof vb, 40));
-        if (set_str_field(v, &g->replicas[i], s, item->line) < 0)
+        if (set_str_field(v, &list[i], s, item->line) < 0)
             return -1;
-        g->nreplicas = (int)i + 1;
+        *count = (int)i + 1;
     }
     return 0;
 }

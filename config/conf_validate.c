@@ -565,6 +565,23 @@ int post_check(vcx *v)
         }
     }
 
+    /* a former primary is never written again: it cannot also be the primary
+     * or a replica (rejoin moves it out of former_primaries first) */
+    for (int i = 0; i < c->ngroups; i++) {
+        const conf_group *g = &c->groups[i];
+        for (int f = 0; f < g->nformer; f++) {
+            bool clash = g->primary != NULL && strcmp(g->former[f], g->primary) == 0;
+            for (int r = 0; r < g->nreplicas && !clash; r++)
+                clash = strcmp(g->former[f], g->replicas[r]) == 0;
+            if (clash)
+                return yt_fail(v->e, g->line, "group %d: former primary %s is also its primary or a replica",
+                               g->id, g->former[f]);
+        }
+    }
+    if (c->failover_auto && (c->failover_admin_user[0] == '\0' || c->failover_admin_password_file[0] == '\0'))
+        return yt_fail(v->e, v->groups_line,
+                       "failover.auto: needs failover.admin_user and failover.admin_password_file");
+
     /* two groups in service on one server would share one database */
     for (int i = 0; i < c->ngroups; i++) {
         const conf_group *g = &c->groups[i];

@@ -12,6 +12,11 @@
  * local cluster only; partition drops every packet to and from the primary, so
  * the daemon's connections go silent instead of failing); --for seconds after the
  * injection started it is recovered (unfence / cont / start / writable / heal).
+ * failover: `./dev fault gN kill`, and --for seconds later (the operator's
+ * reaction time) `skipctl group failover G` then `./dev fault gN
+ * start` (the old primary comes back read-only, a former primary; rejoin is left
+ * to the operator). Creates must not fail; the summary says when the group was
+ * failed over (docs/failover.md).
  * daemon-kill SIGKILLs one skipstored behind the balancer (`./dev fault daemonN
  * kill`, then `start`, which returns once the balancer calls the daemon UP
  * again): the load goes through --url, the balancer, and must not lose a create.
@@ -85,8 +90,8 @@ static bool daemon_mode(const drill *d)
     return strcmp(d->mode, "daemon-kill") == 0;
 }
 
-/* Run PATH fault TARGET ACTION with a timeout; 0 on exit status 0. */
-static int run_dev(drill *d, const char *target, const char *action)
+/* Run argv with a timeout (ms); 0 on exit status 0. */
+static int run_argv(char *const argv[], int64_t timeout_ms)
 {
     pid_t pid = fork();
     if (pid < 0)
@@ -94,10 +99,10 @@ static int run_dev(drill *d, const char *target, const char *action)
     if (pid == 0) {
         int fd = fileno(stdout);
         dup2(2, fd); /* keep the summary line alone on stdout */
-        execl(d->dev, d->dev, "fault", target, action, (char *)NULL);
+        execv(argv[0], argv);
         _exit(127);
     }
-    int64_t deadline = sk_mono_ms() + FAULT_CMD_TIMEOUT_MS;
+    int64_t deadline = sk_mono_ms() + timeout_ms;
     for (;;) {
         int st;
         pid_t r = waitpid(pid, &st, WNOHANG);
@@ -112,6 +117,32 @@ static int run_dev(drill *d, const char *target, const char *action)
         }
         usleep(20000);
     }
+}
+
+/* Run PATH fault TARGET ACTION with a timeout; 0 on exit status 0. */
+static int run_dev(drill *d, const char *target, const char *action)
+{
+    char *argv[] = {(char *)d->dev, "fault", (char *)target, (char *)action, NULL};
+    return run_argv(argv, FAULT_CMD_TIMEOUT_MS);
+}
+
+static bool failover_mode(const drill *d)
+{
+    return strcmp(d->mode, "failover") == 0;
+}
+
+/* The operator's answer in --mode failover: `skipctl group failover G` (this
+ * binary), then the old primary started again — read-only, a former primary. */
+static int failover_group(int g)
+{
+    char self[1024], gid[8];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return -1;
+    self[n] = '\0';
+    snprintf(gid, sizeof gid, "%d", g);
+    char *argv[] = {self, "group", "failover", gid, NULL};
+    return run_argv(argv, 60000);
 }
 
 static int fence_api(drill *d, int g, bool fence)
@@ -130,7 +161,8 @@ static int fence_api(drill *d, int g, bool fence)
 static const char *recover_action(const char *mode)
 {
     if (strcmp(mode, "stop") == 0) return "cont";
-    if (strcmp(mode, "kill") == 0 || strcmp(mode, "daemon-kill") == 0) return "start";
+    if (strcmp(mode, "kill") == 0 || strcmp(mode, "daemon-kill") == 0 || strcmp(mode, "failover") == 0)
+        return "start";
     if (strcmp(mode, "readonly") == 0) return "writable";
     if (strcmp(mode, "partition") == 0) return "heal";
     return "unfence";
@@ -154,7 +186,16 @@ static void do_fault(drill *d, bool recover)
     for (int i = 0; i < d->nfg; i++) {
         int g = d->fgroups[i];
         snprintf(target, sizeof target, "g%d", g);
-        int rc = fence ? fence_api(d, g, !recover) : run_dev(d, target, recover ? recover_action(d->mode) : d->mode);
+        int rc;
+        if (failover_mode(d) && !recover) {
+            rc = run_dev(d, target, "kill");
+        } else if (failover_mode(d)) {
+            if (failover_group(g) != 0)
+                add_error(d, "drill: skipctl group failover %s%d%s failed (see stderr)", "", g, "");
+            rc = run_dev(d, target, "start");   /* back read-only, a former primary */
+        } else {
+            rc = fence ? fence_api(d, g, !recover) : run_dev(d, target, recover ? recover_action(d->mode) : d->mode);
+        }
         if (rc != 0 && !fence)
             add_error(d, "drill: %s fault g%d %s failed", d->dev, g, recover ? recover_action(d->mode) : d->mode);
     }
@@ -247,7 +288,7 @@ static int parse_groups(const char *s, int *out, int *n)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: skipctl drill --groups G[,G...] --mode fence|stop|kill|readonly|partition --at S --for S\n"
+    fprintf(f, "usage: skipctl drill --groups G[,G...] --mode fence|stop|kill|readonly|partition|failover --at S --for S\n"
                "                     --duration S --rate R --out DIR [--url URL] [--dev PATH] [--key ID]\n"
                "                     [--concurrency C] [--timeout MS]\n"
                "       skipctl drill --mode daemon-kill [--daemon N] --at S --for S --duration S --rate R\n"
@@ -313,7 +354,8 @@ int ctl_cmd_drill(int argc, char **argv)
     }
     bool mode_ok = d.mode && (strcmp(d.mode, "fence") == 0 || strcmp(d.mode, "stop") == 0 ||
                               strcmp(d.mode, "kill") == 0 || strcmp(d.mode, "readonly") == 0 ||
-                              strcmp(d.mode, "partition") == 0 || strcmp(d.mode, "daemon-kill") == 0);
+                              strcmp(d.mode, "partition") == 0 || strcmp(d.mode, "daemon-kill") == 0 ||
+                              strcmp(d.mode, "failover") == 0);
     /* daemon-kill: a create the balancer re-sends past a killed daemon's
      * unfinished idempotency claim takes up to ~8 s (README "The balancer") */
     if (timeout_ms == 0)
@@ -459,6 +501,9 @@ int ctl_cmd_drill(int argc, char **argv)
         else
             printf("%sg%d not back by the end", i ? ", " : "", d.fgroups[i]);
     }
+    if (failover_mode(&d) && d.recover_at >= 0)
+        printf("; %s killed at t=%.1f s, failed over and old primary back read-only at t=%.1f s", gl, d.fault_at,
+               d.recover_at);
     if (daemon_mode(&d) && d.recover_at >= 0)
         printf("%s killed at t=%.1f s, UP in the balancer again at t=%.1f s", gl, d.fault_at, d.recover_at);
     else if (daemon_mode(&d))

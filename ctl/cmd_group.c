@@ -21,6 +21,8 @@ static void usage(FILE *f)
         "       skipctl group retire G [--into T] [--dry-run] [--abort] [--drop --yes]\n"
         "                         [--chunk-rows N] [--writers K] [--throttle-ms MS] [--max-lag S] [--margin MS]\n"
         "                         [--freeze-timeout MS] [COMMON]\n"
+        "       skipctl group failover G [--to H:P] [--dry-run] [--apply-wait MS] [--force-async] [COMMON]\n"
+        "       skipctl group rejoin G H:P [COMMON]   (replication account: $SKIP_DB_REPL_USER/PASSWORD)\n"
         "COMMON: --config FILE ($SKIP_CONFIG)  --daemons URL[,URL...] ($SKIP_DAEMON_URLS, else $SKIP_URL)\n"
         "        --admin-user U ($SKIP_DB_ADMIN_USER)  --admin-password P ($SKIP_DB_ADMIN_PASSWORD)  --json\n");
 }
@@ -144,6 +146,71 @@ bad:
     return 2;
 }
 
+static int cmd_failover(int argc, char **argv)
+{
+    mig_failover_opts o = {.apply_wait_ms = 10000};
+    mu_common_defaults(&o.m);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int c = common_opt(&o.m, argc, argv, &i);
+        if (c < 0)
+            goto bad;
+        if (c > 0)
+            continue;
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--dry-run") == 0)
+            o.dry_run = true;
+        else if (strcmp(a, "--auto") == 0)
+            o.auto_mode = true;
+        else if (strcmp(a, "--force-async") == 0)
+            o.force_async = true;
+        else if (strcmp(a, "--to") == 0 && v) {
+            o.to = v;
+            i++;
+        } else if (strcmp(a, "--expect-primary") == 0 && v) {
+            o.expect_primary = v;
+            i++;
+        } else if (strcmp(a, "--apply-wait") == 0 && int_arg(v, 0, 600000, &o.apply_wait_ms) == 0)
+            i++;
+        else if (a[0] != '-' && o.group == 0 && int_arg(a, 1, CONF_MAX_GROUPS, &o.group) == 0)
+            continue;
+        else
+            goto bad;
+    }
+    if (o.group == 0)
+        goto bad;
+    return mig_failover(&o);
+bad:
+    usage(stderr);
+    return 2;
+}
+
+static int cmd_rejoin(int argc, char **argv)
+{
+    mig_rejoin_opts o = {0};
+    mu_common_defaults(&o.m);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int c = common_opt(&o.m, argc, argv, &i);
+        if (c < 0)
+            goto bad;
+        if (c > 0)
+            continue;
+        if (a[0] != '-' && o.group == 0 && int_arg(a, 1, CONF_MAX_GROUPS, &o.group) == 0)
+            continue;
+        else if (a[0] != '-' && o.group != 0 && o.addr == NULL)
+            o.addr = a;
+        else
+            goto bad;
+    }
+    if (o.group == 0 || o.addr == NULL)
+        goto bad;
+    return mig_rejoin(&o);
+bad:
+    usage(stderr);
+    return 2;
+}
+
 int ctl_cmd_group(int argc, char **argv)
 {
     dal_library_init();
@@ -151,6 +218,10 @@ int ctl_cmd_group(int argc, char **argv)
         return cmd_retire(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "add") == 0)
         return cmd_add(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "failover") == 0)
+        return cmd_failover(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "rejoin") == 0)
+        return cmd_rejoin(argc - 1, argv + 1);
     if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
         usage(stdout);
         return 0;

@@ -87,6 +87,25 @@ int ctl_cmd_status(int argc, char **argv)
         printf("%-5lld %-9s %-6lld %-8s %-7s %-28s %-8lld %-7lld %s\n", jint(g, "id"), st, jint(g, "weight"), fail,
                win, probe, jint(g, "inflight"), jint(g, "outbox_pending"), prim);
     }
+    /* failover history (docs/failover.md): newest first, per group */
+    json_array_foreach(json_object_get(j, "groups"), i, g) {
+        json_t *former = json_object_get(g, "former_primaries");
+        json_t *hist = json_object_get(g, "failovers");
+        if (json_array_size(former) == 0 && json_array_size(hist) == 0)
+            continue;
+        printf("group %lld: primary %s", jint(g, "id"), jstr(g, "primary", "-"));
+        size_t k;
+        json_t *x;
+        json_array_foreach(former, k, x) printf("%s%s", k ? ", " : "; former primaries (read-only): ",
+                                                json_string_value(x) ? json_string_value(x) : "?");
+        printf("\n");
+        json_array_foreach(hist, k, x) {
+            printf("  failover %s  %s -> %s  %s  %lld ms  gtid %s\n", jstr(x, "at", "?"), jstr(x, "old_primary", "?"),
+                   jstr(x, "new_primary", "?"), jstr(x, "mode", "?"), jint(x, "ms"), jstr(x, "gtid", "?"));
+            if (k == 4)
+                break;
+        }
+    }
     json_t *lag = json_object_get(j, "mirror_lag_ms");
     char lags[32] = "unknown";
     if (json_is_integer(lag))

@@ -170,6 +170,14 @@ static int do_reload(app *a, char *err, size_t cap)
         goto out;
     }
     rt *old = rt_get(a->rt);
+    /* groups whose primary changed (a failover): their failure counts were
+     * the old server's and are reset once the new config is in force */
+    int moved[CONF_MAX_GROUPS], nmoved = 0;
+    for (int i = 0; i < n->ngroups; i++) {
+        const conf_group *og = conf_group_by_id(old->c, n->groups[i].id);
+        if (og && og->primary && n->groups[i].primary && strcmp(og->primary, n->groups[i].primary) != 0)
+            moved[nmoved++] = n->groups[i].id;
+    }
     const char *key = rt_restart_key(old->c, n);
     if (key != NULL) {
         snprintf(err, cap, "%s: %s cannot change without a restart", g_path, key);
@@ -187,6 +195,10 @@ static int do_reload(app *a, char *err, size_t cap)
     sk_log_set_level_name(nr->c->log_level);
     sk_debug("event=reload_runtime pools_shared=%d pools_new=%d", nr->pools_shared, nr->pools_new);
     rt_swap(a->rt, nr);
+    for (int i = 0; i < nmoved; i++) {
+        grt_reset_failures(a->grt, moved[i]);
+        sk_info("event=group_primary_changed group=%d failures=reset", moved[i]);
+    }
     prober_sync(g_prober);
     relay_sync(g_relay);
     sk_info("event=reloaded path=%s groups=%d", g_path, ng);

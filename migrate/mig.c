@@ -596,6 +596,12 @@ static void render_groups(sk_buf *b, const conf *c)
         for (int r = 0; r < g->nreplicas; r++)
             sk_buf_fmt(b, "%s\"%s\"", r ? ", " : "", g->replicas[r]);
         sk_buf_fmt(b, "]\n    weight: %d\n    state: %s\n", g->weight, state_yaml(g->state));
+        if (g->nformer > 0) {
+            sk_buf_fmt(b, "    former_primaries: [");
+            for (int f = 0; f < g->nformer; f++)
+                sk_buf_fmt(b, "%s\"%s\"", f ? ", " : "", g->former[f]);
+            sk_buf_fmt(b, "]\n");
+        }
     }
 }
 

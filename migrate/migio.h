@@ -46,6 +46,10 @@ conf *mu_conf_load(const char *path, char *err, size_t cap);
  * fsync dir), after validating the result with the daemon's loader. */
 int mu_conf_write(const char *path, const conf *c, char *err, size_t cap);
 
+/* Write data to path atomically: temp file, fsync, rename, fsync of the
+ * directory. 0 / -1 with err. */
+int mu_write_atomic(const char *path, const char *data, size_t len, char *err, size_t cap) SK_WUR;
+
 /* POST /v1/admin/reload on every daemon in the list. 0 when all answered
  * {"reloaded":true}; -1 with the first failure in err. */
 int mu_reload_all(const mu_common *m, char *err, size_t cap);
@@ -105,5 +109,29 @@ typedef struct {
     int settle_ms;            /* --settle: how long mirror lag may explain a difference */
 } mig_audit_opts;
 int mig_audit(const mig_audit_opts *o);
+
+/* Group failover and rejoin (migrate/failover.c; docs/failover.md). */
+typedef struct {
+    mu_common m;
+    int group;
+    const char *to;              /* --to HOST:PORT, NULL = the most advanced replica */
+    const char *expect_primary;  /* --expect-primary: no-op unless the config still names it (auto mode) */
+    bool dry_run;
+    bool auto_mode;              /* --auto: started by a daemon; a held lock is not an error */
+    bool force_async;            /* --force-async: promote without semi-sync evidence (may lose commits) */
+    int apply_wait_ms;           /* --apply-wait: how long the candidate may take to apply its relay log */
+} mig_failover_opts;
+int mig_failover(const mig_failover_opts *o);
+
+typedef struct {
+    mu_common m;
+    int group;
+    const char *addr;            /* the former primary to turn into a replica */
+} mig_rejoin_opts;
+int mig_rejoin(const mig_rejoin_opts *o);
+
+/* Failover history of group g from its state file next to the config:
+ * owned JSON array (newest last), or NULL when there is none. */
+json_t *mig_failover_history(const char *config, int g);
 
 #endif

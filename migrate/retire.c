@@ -55,37 +55,16 @@ int rt_save(rt *r)
         snprintf(r->err, sizeof r->err, "out of memory");
         return -1;
     }
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", r->path);
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0640);
-    if (s == NULL || fd < 0) {
-        free(s);
-        if (fd >= 0)
-            close(fd);
-        snprintf(r->err, sizeof r->err, "%s: %s", tmp, strerror(errno));
+    if (s == NULL) {
+        snprintf(r->err, sizeof r->err, "out of memory");
         return -1;
     }
-    size_t len = strlen(s), off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, s + off, len - off);
-        if (w <= 0 && errno != EINTR)
-            break;
-        if (w > 0)
-            off += (size_t)w;
-    }
+    int rc = mu_write_atomic(r->path, s, strlen(s), r->err, sizeof r->err);
     free(s);
-    if (off != len || fsync(fd) != 0) {
-        close(fd);
-        snprintf(r->err, sizeof r->err, "%s: write failed", tmp);
+    if (rc < 0)
         return -1;
-    }
-    close(fd);
-    if (rename(tmp, r->path) != 0) {
-        snprintf(r->err, sizeof r->err, "rename %s: %s", r->path, strerror(errno));
-        return -1;
-    }
     return 0;
 }
 

@@ -33,6 +33,21 @@ void mu_common_defaults(mu_common *c)
     c->token = ""; /* requests are signed with a key from $SKIP_KEYS (client/httpc.h) */
     c->admin_user = env_or("SKIP_DB_ADMIN_USER", "root");
     c->admin_password = env_or("SKIP_DB_ADMIN_PASSWORD", "");
+    /* a password file (0600) instead of a value: skipstored's automatic
+     * failover passes its failover.admin_password_file this way */
+    const char *pwf = env_or("SKIP_DB_ADMIN_PASSWORD_FILE", NULL);
+    if (pwf != NULL && c->admin_password[0] == '\0') {
+        static char pw[512];
+        FILE *f = fopen(pwf, "r");
+        if (f != NULL) {
+            size_t n = fread(pw, 1, sizeof pw - 1, f);
+            fclose(f);
+            pw[n] = '\0';
+            if (n > 0 && pw[n - 1] == '\n')
+                pw[n - 1] = '\0';
+            c->admin_password = pw;
+        }
+    }
 }
 
 MYSQL *mu_connect(const mu_common *m, const conf *c, const char *addr, bool app, int read_timeout_ms,
@@ -126,29 +141,33 @@ int mu_conf_write(const char *path, const conf *c, char *err, size_t cap)
         return -1;
     }
     conf_free(chk);
+    int rc = mu_write_atomic(path, out, strlen(out), err, cap);
+    free(out);
+    return rc;
+}
+
+int mu_write_atomic(const char *path, const char *data, size_t len, char *err, size_t cap)
+{
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.skipctl.%d.tmp", path, (int)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0640);
     if (fd < 0) {
         snprintf(err, cap, "%s: %s", tmp, strerror(errno));
-        free(out);
         return -1;
     }
-    size_t len = strlen(out), off = 0;
+    size_t off = 0;
     while (off < len) {
-        ssize_t w = write(fd, out + off, len - off);
+        ssize_t w = write(fd, data + off, len - off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
             snprintf(err, cap, "%s: write: %s", tmp, strerror(errno));
             close(fd);
             unlink(tmp);
-            free(out);
             return -1;
         }
         off += (size_t)w;
     }
-    free(out);
     if (fsync(fd) != 0 || close(fd) != 0) {
         snprintf(err, cap, "%s: fsync: %s", tmp, strerror(errno));
         unlink(tmp);

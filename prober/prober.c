@@ -1,8 +1,14 @@
 /* prober/prober.c — see prober.h. */
 #include "prober/prober.h"
 
+#include "failover/fo.h"
+
+#include <errno.h>
+#include <libgen.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <stdatomic.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +20,10 @@ typedef struct {
     int id;
     pthread_t th;
     bool started;
+    /* failover (owned by this thread) */
+    int64_t down_since;       /* mono ms of the first failed probe of a run of failures; 0 = up */
+    pid_t child;              /* running `skipctl group failover --auto`, 0 = none */
+    int64_t child_at;         /* mono ms it was started */
 } pthr;
 
 struct prober {
@@ -48,6 +58,128 @@ bool probe_inline(grt *g, const rt *r, int id, MYSQL *my)
     snprintf(err, sizeof err, "%s: %s", sk_status_name(st), mysql_error(my));
     record(g, r, id, st, t0, err);
     return st == SK_OK;
+}
+
+/*
+ * Failover evidence (docs/failover.md): after each successful probe, the
+ * primary's semi-sync state and binary log position go to Redis
+ * skip:fo:ev:<G> = "<primary>|<semi 0/1>|<no_tx>|<wall ms>|<gtid_binlog_pos>"
+ * (EX 1 day). `skipctl group failover` proves a replica complete against the
+ * last such record. Both values come from one statement, so they describe
+ * one moment. Best effort: a failure here is logged at debug only.
+ */
+static void record_evidence(const rt *r, int id, const char *primary, MYSQL *my)
+{
+    static const char sql[] =
+        "SELECT @@global.gtid_binlog_pos,"
+        " (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
+        "   WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_STATUS'),"
+        " (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
+        "   WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_NO_TX')";
+    char row[3][DAL_CELL];
+    sk_status st = dal_query_row(my, sql, row, 3);
+    if (st != SK_OK) {
+        sk_debug("event=failover_evidence_failed group=%d err=\"%s\"", id, dal_strerror(my, st));
+        return;
+    }
+    if (r->kv == NULL || !kv_up(r->kv))
+        return;
+    char val[512];
+    snprintf(val, sizeof val, "%s|%d|%s|%lld|%s", primary, strcmp(row[1], "ON") == 0, row[2][0] ? row[2] : "0",
+             (long long)sk_now_ms(), row[0]);
+    redisReply *rep = kv_cmd(r->kv, "SET skip:fo:ev:%d %s EX 86400", id, val);
+    if (rep)
+        freeReplyObject(rep);
+}
+
+/* The skipctl binary: failover.skipctl, else next to this executable. */
+static void skipctl_path(const conf *c, char *out, size_t cap)
+{
+    if (c->failover_skipctl && c->failover_skipctl[0]) {
+        sk_strlcpy(out, c->failover_skipctl, cap);
+        return;
+    }
+    char self[1024];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        sk_strlcpy(out, "skipctl", cap);
+        return;
+    }
+    self[n] = '\0';
+    snprintf(out, cap, "%s/skipctl", dirname(self));
+}
+
+extern char **environ;
+
+/*
+ * Automatic failover (failover.auto): when every probe of the primary has
+ * failed for failover.after_s (a read-only answer resets the clock: that is a
+ * restart, not a death), run `skipctl group failover G --auto
+ * --expect-primary ADDR --json`, at most one at a time per group and one
+ * attempt per 10 s. skipctl takes the Redis lock every daemon and operator
+ * respects, re-reads the config (a group already failed over is a no-op) and
+ * applies the same refusal rules as the manual command. The admin password
+ * travels as a file path in the environment, never as a value.
+ */
+static void auto_failover(pthr *t, const conf *c, const conf_group *cg, int64_t now)
+{
+    if (t->child > 0) {
+        int ws;
+        pid_t w = waitpid(t->child, &ws, WNOHANG);
+        if (w == t->child) {
+            sk_info("event=failover_auto_exit group=%d pid=%d status=%d", t->id, (int)t->child,
+                    WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+            t->child = 0;
+        }
+        return;
+    }
+    if (!fo_auto_due(c->failover_auto != 0, t->down_since ? now - t->down_since : 0,
+                     (int64_t)c->failover_after_s * 1000))
+        return;
+    if (t->child_at != 0 && now - t->child_at < 10000)
+        return;
+    char bin[1100], gid[16], cfg[1100], keys[1100], user[300], pwf[1100], daemons[2100];
+    skipctl_path(c, bin, sizeof bin);
+    snprintf(gid, sizeof gid, "%d", t->id);
+    snprintf(cfg, sizeof cfg, "SKIP_CONFIG=%s", c->path ? c->path : "");
+    snprintf(keys, sizeof keys, "SKIP_KEYS=%s", c->auth_keys_file ? c->auth_keys_file : "");
+    snprintf(user, sizeof user, "SKIP_DB_ADMIN_USER=%s", c->failover_admin_user);
+    snprintf(pwf, sizeof pwf, "SKIP_DB_ADMIN_PASSWORD_FILE=%s", c->failover_admin_password_file);
+    const char *urls = c->failover_daemons[0] ? c->failover_daemons : getenv("SKIP_DAEMON_URLS");
+    snprintf(daemons, sizeof daemons, "SKIP_DAEMON_URLS=%s", urls ? urls : "");
+    /* the child's environment: ours minus what we set, plus ours */
+    const char *set[] = {cfg, keys, user, pwf, daemons};
+    size_t nenv = 0;
+    while (environ[nenv])
+        nenv++;
+    char **envp = calloc(nenv + 8, sizeof *envp);
+    if (envp == NULL)
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < nenv; i++) {
+        bool ours = strncmp(environ[i], "SKIP_DB_ADMIN_PASSWORD=", 23) == 0;
+        for (size_t j = 0; j < sizeof set / sizeof set[0] && !ours; j++) {
+            size_t eq = (size_t)(strchr(set[j], '=') - set[j]) + 1;
+            ours = strncmp(environ[i], set[j], eq) == 0;
+        }
+        if (!ours)
+            envp[k++] = environ[i];
+    }
+    for (size_t j = 0; j < sizeof set / sizeof set[0]; j++)
+        envp[k++] = (char *)set[j];
+    envp[k] = NULL;
+    char *argv[] = {bin, "group", "failover", gid, "--auto", "--expect-primary", cg->primary, "--json", NULL};
+    pid_t pid;
+    int rc = posix_spawn(&pid, bin, NULL, NULL, argv, envp);
+    free(envp);
+    t->child_at = now;
+    if (rc != 0) {
+        sk_warn("event=failover_auto_spawn_failed group=%d bin=%s err=\"%s\"", t->id, bin, strerror(rc));
+        return;
+    }
+    t->child = pid;
+    sk_warn("event=failover_auto_started group=%d primary=%s down_ms=%lld pid=%d", t->id, cg->primary,
+            (long long)(now - t->down_since), (int)pid);
 }
 
 static void *run(void *arg)
@@ -105,6 +237,14 @@ static void *run(void *arg)
         record(p->g, r, t->id, st, t0, msg);
         if (st != SK_OK)
             sk_debug("event=probe_failed group=%d err=\"%s\"", t->id, msg);
+        /* a read-only answer is a restart or an operator, never a death */
+        if (st == SK_OK || st == SK_EREADONLY)
+            t->down_since = 0;
+        else if (t->down_since == 0)
+            t->down_since = t0 ? t0 : 1;
+        if (st == SK_OK && my != NULL)
+            record_evidence(r, t->id, cg->primary, my);
+        auto_failover(t, c, cg, sk_mono_ms());
         rt_put(r);
         int64_t spent = sk_mono_ms() - t0;
         if (spent < interval)
@@ -112,6 +252,8 @@ static void *run(void *arg)
     }
     if (my)
         mysql_close(my);
+    if (t->child > 0)
+        (void)waitpid(t->child, NULL, WNOHANG);
     return NULL;
 }
 

@@ -111,6 +111,41 @@ void ops_health(app *a, const rt *r, met_route route, const http_req *rq, http_r
 
 /* ---------- groups, fence, reload ---------- */
 
+static json_t *addr_list(char *const *a, int n)
+{
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(arr, json_string(a[i]));
+    return arr;
+}
+
+/* The group's failover history, newest first: the JSON records `skipctl
+ * group failover` pushes to Redis skip:fo:history:<G> (docs/failover.md).
+ * An admin/observer route, not the order path: one LRANGE bounded by the
+ * Redis timeout; Redis down gives null ("unknown"), not an empty list. */
+static json_t *failover_history(const rt *r, int id)
+{
+    if (r->kv == NULL || !kv_up(r->kv))
+        return json_null();
+    redisReply *rep = kv_cmd(r->kv, "LRANGE skip:fo:history:%d 0 19", id);
+    if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+        if (rep)
+            freeReplyObject(rep);
+        return json_null();
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < rep->elements; i++) {
+        const redisReply *e = rep->element[i];
+        if (e->type != REDIS_REPLY_STRING)
+            continue;
+        json_t *o = json_loadb(e->str, e->len, 0, NULL);
+        if (o)
+            json_array_append_new(arr, o);
+    }
+    freeReplyObject(rep);
+    return arr;
+}
+
 static json_t *group_json(app *a, const rt *r, const sel_view *v, const conf_group *cg)
 {
     const conf *c = r->c;
@@ -123,9 +158,7 @@ static json_t *group_json(app *a, const rt *r, const sel_view *v, const conf_gro
         ord_fmt_time(p.at_wall_ms, at);
         probe = json_pack("{s:s,s:b,s:i,s:s?}", "at", at, "ok", p.ok, "ms", p.ms, "error", p.ok ? NULL : p.error);
     }
-    json_t *reps = json_array();
-    for (int i = 0; i < cg->nreplicas; i++)
-        json_array_append_new(reps, json_string(cg->replicas[i]));
+    json_t *reps = addr_list(cg->replicas, cg->nreplicas);
     dal_pool *pool = rt_primary(r, cg->id);
     json_t *g = json_object();
     json_object_set_new(g, "id", json_integer(cg->id));
@@ -138,6 +171,8 @@ static json_t *group_json(app *a, const rt *r, const sel_view *v, const conf_gro
     json_object_set_new(g, "primary", cg->primary ? json_string(cg->primary) : json_null());
     json_object_set_new(g, "replicas", reps);
     json_object_set_new(g, "alias_of", cg->alias_of ? json_integer(cg->alias_of) : json_null());
+    json_object_set_new(g, "former_primaries", addr_list(cg->former, cg->nformer));
+    json_object_set_new(g, "failovers", failover_history(r, cg->id));
     json_object_set_new(g, "fenced", json_boolean(v->fenced || cg->state == GROUP_FENCED));
     json_object_set_new(g, "inflight", json_integer(pool ? dal_pool_inflight(pool) : 0));
     json_object_set_new(g, "outbox_pending", json_integer(grt_outbox_pending(a->grt, cg->id)));

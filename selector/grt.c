@@ -121,6 +121,18 @@ void grt_record_failure(grt *g, int id, int window_s)
     pthread_mutex_unlock(&s->mu);
 }
 
+void grt_reset_failures(grt *g, int id)
+{
+    slot *s = get(g, id);
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->local_count = 0;
+    s->shared_count = 0;
+    s->pending = 0;
+    pthread_mutex_unlock(&s->mu);
+}
+
 int64_t grt_failures(grt *g, int id)
 {
     slot *s = get(g, id);

@@ -44,6 +44,9 @@ int grt_views(grt *g, const rt *r, int64_t now_mono_ms, sel_view *out);
 
 /* Record a failure of group id (probe failure, failed insert, timeout). */
 void grt_record_failure(grt *g, int id, int window_s);
+/* Forget group id's failures of this window (local, shared cache, pending):
+ * its primary changed (a failover), the failures were the old server's. */
+void grt_reset_failures(grt *g, int id);
 int64_t grt_failures(grt *g, int id);
 bool grt_counters_local(grt *g);  /* true while Redis is unreachable */
 

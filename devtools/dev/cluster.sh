@@ -162,12 +162,12 @@ cmd_up() {
   # Replication first, then the schema: it is binlogged on the primaries and reaches
   # the replicas through replication (semi-sync acks included).
   for name in $(db_names); do
-    if is_replica "$name"; then setup_replica "$name"; fi
+    if [[ "$(db_role "$name")" == replica ]]; then setup_replica "$name"; fi
   done
   for name in $(db_names); do
     if [[ "$name" == merchantdb ]]; then
       apply_schema merchantdb merchant "$MERCHANT_DB_NAME"
-    elif ! is_replica "$name"; then
+    elif [[ "$(db_role "$name")" == primary ]]; then
       apply_schema "$name" group "$DB_NAME"
     fi
   done
@@ -314,7 +314,9 @@ cmd_status() {
     pid=$(pid_of "$name" || echo -)
     port=$(port_of "$name")
     if [[ "$port" == - ]]; then addr=-; else addr="127.0.0.1:$port"; fi
-    printf '%-11s %-8s %-16s %s\n' "$name" "$pid" "$addr" "$(cat "$tmp/$name")"
+    local role=""
+    is_db "$name" && [[ "$name" != merchantdb ]] && role=$(db_role "$name")
+    printf '%-11s %-8s %-16s %s%s\n' "$name" "$pid" "$addr" "$(cat "$tmp/$name")" "${role:+ ($role)}"
   done
   rm -rf "$tmp"
 }

@@ -43,6 +43,11 @@ gen_tls_section() {
   echo "    key: \"$TLS_DIR/client-skipstore.key\""
 }
 
+daemon_urls_csv() {
+  local n sep=""
+  for n in $(daemon_ids); do printf '%shttp://127.0.0.1:%s' "$sep" "$(daemon_port "$n")"; sep=,; done
+}
+
 # gen_config — skipstored.yaml in the format of config/skipstore.example.yaml.
 # node_id and listen are daemon1's (the ./dev daemons override both on their
 # command line; extra daemons of tests set SKIP_NODE_ID and SKIP_DAEMON_PORT).
@@ -119,8 +124,22 @@ refunds:
 audit:
   queue_max: ${SKIP_AUDIT_QUEUE_MAX:-10000}
 
-groups:
+failover:                       # docs/failover.md
+  auto: ${SKIP_FAILOVER_AUTO:-false}
+  after_s: ${SKIP_FAILOVER_AFTER_S:-30}
+  admin_user: $ADMIN_USER
+  admin_password_file: "$SECRETS/admin.pw"
+  daemons: "$(daemon_urls_csv)"
+  skipctl: "$BUILD/skipctl"
+
 EOF
+  # The groups are the cluster's topology once it exists: `skipctl group add|retire|
+  # failover|rejoin` edit them in place, and a regenerated config keeps their edits.
+  if [[ -f "$RUN/skipstored.yaml" ]] && grep -q '^groups:' "$RUN/skipstored.yaml"; then
+    sed -n '/^groups:/,$p' "$RUN/skipstored.yaml"
+    return
+  fi
+  echo "groups:"
   for g in $(group_ids); do
     reps=""
     for m in $(seq 1 "$NR"); do reps+="${reps:+, }\"127.0.0.1:$((BASE + 10 * g + m))\""; done
@@ -181,6 +200,8 @@ write_env() {
     env_line SKIP_DB_PASSWORD "$APP_PW"
     env_line SKIP_DB_ADMIN_USER "$ADMIN_USER"
     env_line SKIP_DB_ADMIN_PASSWORD "$ADMIN_PW"
+    env_line SKIP_DB_REPL_USER "$REPL_USER"
+    env_line SKIP_DB_REPL_PASSWORD "$REPL_PW"
     env_line SKIP_MERCHANT_DB "127.0.0.1:$MERCHANT_PORT"
     env_line SKIP_MERCHANT_DB_NAME "$MERCHANT_DB_NAME"
     env_line SKIP_REDIS "127.0.0.1:$REDIS_PORT"

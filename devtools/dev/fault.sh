@@ -78,7 +78,7 @@ cmd_fault() {
       else
         wait_or_die "$target" 180 || die "$target did not come back"
       fi
-      if is_replica "$target"; then setup_replica "$target"; fi
+      if [[ "$(db_role "$target")" == replica ]]; then setup_replica "$target"; fi
       echo "$target started (pid $(pid_of "$target"))"
       ;;
     readonly|writable)

@@ -30,7 +30,8 @@ datadir_of() { echo "$RUN/db/$1"; }
 start_db() {
   local name=$1 port extra=()
   port=$(port_of "$name")
-  is_replica "$name" && extra+=(--read-only)
+  # replicas and former primaries (replaced by a failover: never written again) start read-only
+  case "$(db_role "$name")" in replica|former) extra+=(--read-only) ;; esac
   # The merchant store is standalone: a semi-sync master without replicas would stall
   # its first commit after every start for the whole timeout.
   local semi_master=ON
@@ -138,10 +139,10 @@ apply_schema() {  # apply_schema NAME PREFIX DBNAME — apply every schema versi
   done < <(schema_files "$prefix")
 }
 
-setup_replica() {  # setup_replica gNrM — point it at its primary once; afterwards just START SLAVE
+setup_replica() {  # setup_replica NAME — point it at its group's primary once; afterwards just START SLAVE
   local name=$1 port pport st
   port=$(port_of "$name")
-  pport=$(port_of "g${name:1:1}")
+  pport=$(primary_port_of "${name:1:1}")
   st=$(sql_admin "$port" "SHOW SLAVE STATUS" 2>/dev/null || true)
   if [[ -z "$st" ]]; then
     sql_admin "$port" "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$pport, \
@@ -158,7 +159,10 @@ wait_replication() {
     ok=1
     for name in $(db_names); do
       [[ "$name" == merchantdb ]] && continue
-      if is_replica "$name"; then
+      local role
+      role=$(db_role "$name")
+      [[ "$role" == former ]] && continue
+      if [[ "$role" == replica ]]; then
         [[ "$(slave_status "$(port_of "$name")" 2>/dev/null | grep -cE '^Slave_(IO|SQL)_Running: Yes$')" == 2 ]] || ok=0
       else
         local c
@@ -171,7 +175,7 @@ wait_replication() {
   done
   log "dev: replication not healthy after 30 s:"
   for name in $(db_names); do
-    is_replica "$name" && slave_status "$(port_of "$name")" 2>&1 | grep -E 'Running:|Last_.*Error:' | sed "s/^/  $name /" >&2
+    [[ "$(db_role "$name")" == replica ]] && slave_status "$(port_of "$name")" 2>&1 | grep -E 'Running:|Last_.*Error:' | sed "s/^/  $name /" >&2
   done
   return 1
 }

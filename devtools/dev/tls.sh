@@ -113,6 +113,11 @@ ensure_secrets() {
     ( umask 077; openssl rand -base64 48 | tr -d '\n' >"$SECRETS/event.key.tmp" )
     mv "$SECRETS/event.key.tmp" "$SECRETS/event.key"
   fi
+  if [[ ! -s "$SECRETS/admin.pw" || "$(cat "$SECRETS/admin.pw")" != "$ADMIN_PW" ]]; then
+    # the admin account for automatic failover (failover.admin_password_file)
+    ( umask 077; printf '%s' "$ADMIN_PW" >"$SECRETS/admin.pw.tmp" )
+    mv "$SECRETS/admin.pw.tmp" "$SECRETS/admin.pw"
+  fi
   if [[ ! -s "$SECRETS/db.pw" || "$(cat "$SECRETS/db.pw")" != "$APP_PW" ]]; then
     ( umask 077; printf '%s' "$APP_PW" >"$SECRETS/db.pw.tmp" )
     mv "$SECRETS/db.pw.tmp" "$SECRETS/db.pw"
@@ -143,7 +148,7 @@ db_require_tls() {
   local want=0 name port have h
   backend_tls && want=2   # mysql.global_priv ssl_type: 0 none, 1 ANY (SSL), 2 X509
   for name in $(db_names); do
-    is_replica "$name" && continue
+    [[ "$(db_role "$name")" == primary || "$name" == merchantdb ]] || continue
     port=$(port_of "$name")
     have=$(sql_admin "$port" "SELECT COALESCE(MIN(JSON_VALUE(Priv,'\$.ssl_type')),0) FROM mysql.global_priv \
       WHERE User='$APP_USER'" 2>/dev/null) || die "$name: reading $APP_USER's TLS requirement failed"

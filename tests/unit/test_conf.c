@@ -146,6 +146,10 @@ START_TEST(example_loads_with_documented_values)
     ck_assert_str_eq(c->refunds_timezone, "Asia/Shanghai");
     ck_assert_int_eq(c->refunds_max_age_days, 365);
     ck_assert_int_eq(c->audit_queue_max, 10000);
+    ck_assert_int_eq(c->failover_auto, 0);
+    ck_assert_int_eq(c->failover_after_s, 30);
+    ck_assert_str_eq(c->failover_admin_user, "");
+    ck_assert_str_eq(c->failover_daemons, "");
     /* conf_load loads the zone: 2026-03-01 00:00:00.000 +08:00 starts a new local day */
     ck_assert_ptr_nonnull(c->refunds_tz);
     ck_assert_str_eq(tz_name(c->refunds_tz), "Asia/Shanghai");
@@ -154,7 +158,7 @@ START_TEST(example_loads_with_documented_values)
     ck_assert_int_eq(c->ngroups, 3);
     static const char *const prim[] = {"127.0.0.1:3311", "127.0.0.1:3321", "127.0.0.1:3331"};
     static const char *const repl[] = {"127.0.0.1:3312", "127.0.0.1:3322", "127.0.0.1:3332"};
-    static const int lines[] = {143, 148, 152};
+    static const int lines[] = {151, 157, 161};
     for (int i = 0; i < 3; i++) {
         const conf_group *g = &c->groups[i];
         ck_assert_int_eq(g->id, i + 1);
@@ -164,6 +168,7 @@ START_TEST(example_loads_with_documented_values)
         ck_assert_int_eq(g->weight, 100);
         ck_assert_int_eq(g->state, GROUP_ACTIVE);
         ck_assert_int_eq(g->alias_of, 0);
+        ck_assert_int_eq(g->nformer, 0);
         ck_assert_int_eq(g->line, lines[i]);
         ck_assert_ptr_eq(conf_group_by_id(c, i + 1), g);
         ck_assert_int_eq(conf_route_group(c, i + 1), i + 1);
@@ -297,6 +302,43 @@ START_TEST(absent_keys_get_documented_defaults)
     ck_assert_int_eq(g->alias_of, 0);
     ck_assert_int_eq(g->line, 5);
     conf_free(c);
+}
+END_TEST
+
+START_TEST(failover_keys)
+{
+    /* former_primaries: loaded in order; never also the primary or a replica;
+     * failover.auto needs the admin account and its password file */
+    const char *base =
+        "auth: {mode: \"off\"}\n"
+        "db: {name: s, user: u, password: p}\n"
+        "%s"
+        "groups:\n"
+        "  - id: 2\n    primary: \"b:2\"\n    replicas: [\"c:3\"]\n    former_primaries: [%s]\n";
+    char y[1024], err[CONF_ERR_MAX] = "";
+    snprintf(y, sizeof y, base, "failover: {auto: true, after_s: 5, admin_user: adm, admin_password_file: /x/pw}\n",
+             "\"a:1\", \"d:4\"");
+    conf *c = load(y, err, sizeof err);
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_int_eq(c->groups[0].nformer, 2);
+    ck_assert_str_eq(c->groups[0].former[0], "a:1");
+    ck_assert_str_eq(c->groups[0].former[1], "d:4");
+    ck_assert_int_eq(c->failover_auto, 1);
+    ck_assert_int_eq(c->failover_after_s, 5);
+    ck_assert_str_eq(c->failover_admin_user, "adm");
+    conf_free(c);
+    snprintf(y, sizeof y, base, "", "\"b:2\"");
+    ck_assert_ptr_null(load(y, err, sizeof err));
+    ck_assert_msg(strstr(err, "former primary b:2 is also its primary or a replica") != NULL, "%s", err);
+    snprintf(y, sizeof y, base, "", "\"c:3\"");
+    ck_assert_ptr_null(load(y, err, sizeof err));
+    snprintf(y, sizeof y, base, "", "\"nope\"");
+    ck_assert_ptr_null(load(y, err, sizeof err));
+    snprintf(y, sizeof y, base, "failover: {auto: true}\n", "");
+    ck_assert_ptr_null(load(y, err, sizeof err));
+    ck_assert_msg(strstr(err, "failover.auto: needs failover.admin_user") != NULL, "%s", err);
+    snprintf(y, sizeof y, base, "failover: {after_s: 0}\n", "");
+    ck_assert_ptr_null(load(y, err, sizeof err));
 }
 END_TEST
 
@@ -1312,6 +1354,7 @@ static Suite *conf_suite(void)
     Suite *s = suite_create("conf");
     TCase *t = tcase_create("load");
     tcase_add_test(t, example_loads_with_documented_values);
+    tcase_add_test(t, failover_keys);
     tcase_add_test(t, example_with_retired_group_uncommented_loads);
     tcase_add_test(t, absent_keys_get_documented_defaults);
     tcase_add_test(t, explicit_values_override_defaults);

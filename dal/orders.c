@@ -15,90 +15,9 @@
 
 #include "config/conf.h"
 
-/* ---- a small bounded SQL builder ---- */
+/* ---- SQL text: dal_sb (dal/sqltext.h), freed on every return path ---- */
 
-/* The buffer lives on the heap, not the stack (worker threads keep their
- * stacks small). It starts at SQLB_INIT and grows (sk_reserve) up to
- * SQLB_MAX: a grouped insert of many orders (dal_order_insert_many) needs
- * more than one order's statement. Past SQLB_MAX the builder reports
- * overflow and nothing is sent. Declare with SQLB so it is freed on every
- * return path. */
-#define SQLB_INIT 8192
-#define SQLB_MAX (4u << 20)
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    bool overflow;
-} sqlb;
-
-static void sb_cleanup(sqlb *b) { free(b->buf); }
-#define SQLB(name) __attribute__((cleanup(sb_cleanup))) sqlb name = {0}
-
-/* Room for n more bytes plus the NUL, or overflow. */
-static bool sb_room(sqlb *b, size_t n)
-{
-    if (b->overflow)
-        return false;
-    size_t need = b->len + n + 1;
-    if (need > SQLB_MAX || sk_reserve(&b->buf, &b->cap, need, SQLB_INIT) != 0) {
-        b->overflow = true;
-        return false;
-    }
-    return true;
-}
-
-static void sb_init(sqlb *b)
-{
-    b->len = 0;
-    b->overflow = false;
-    if (sb_room(b, 0))
-        b->buf[0] = '\0';
-}
-
-__attribute__((format(printf, 2, 3))) static void sb_add(sqlb *b, const char *fmt, ...)
-{
-    if (b->overflow)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    if (n >= 0 && (size_t)n >= b->cap - b->len && sb_room(b, (size_t)n)) {
-        va_start(ap, fmt);
-        n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-    }
-    if (n < 0 || (size_t)n >= b->cap - b->len)
-        b->overflow = true;
-    else
-        b->len += (size_t)n;
-}
-
-/* 'escaped string' (dal_quote, dal/sqltext.h) or NULL */
-static void sb_str(sqlb *b, const char *s, bool present)
-{
-    if (b->overflow)
-        return;
-    if (!present) {
-        sb_add(b, "NULL");
-        return;
-    }
-    size_t n = strlen(s);
-    if (!sb_room(b, 2 * n + 3))
-        return;
-    b->len += dal_quote(b->buf + b->len, s, n);
-}
-
-static void sb_dt(sqlb *b, int64_t ms)
-{
-    if (ms == 0) {
-        sb_add(b, "NULL");
-        return;
-    }
-    char dt[24];
-    dal_fmt_dt(ms, dt);
-    sb_add(b, "'%s'", dt);
-}
+#define SQLB(name) __attribute__((cleanup(dal_sb_free))) dal_sb name = {0}
 
 /* ---- row mapping ---- */
 
@@ -170,7 +89,7 @@ static sk_status select_order(MYSQL *my, const char *sql, size_t len, order_t *o
 
 /* The VALUES tuple of order o's outbox row (its JSON is the event payload;
  * rendered here unless the caller passes it). */
-static void sb_outbox_values(sqlb *b, const order_t *o, const char *json)
+static void sb_outbox_values(dal_sb *b, const order_t *o, const char *json)
 {
     char *payload = NULL;
     if (json == NULL) {
@@ -183,27 +102,27 @@ static void sb_outbox_values(sqlb *b, const order_t *o, const char *json)
         }
         json = payload;
     }
-    sb_add(b, "(");
-    sb_str(b, o->order_no, true);
-    sb_add(b, ",");
-    sb_str(b, o->merchant_id, true);
-    sb_add(b, ",%lld,", (long long)o->version);
-    sb_str(b, json, true);
-    sb_add(b, ",");
-    sb_dt(b, o->updated_at_ms);
-    sb_add(b, ")");
+    dal_sb_add(b, "(");
+    dal_sb_str(b, o->order_no, true);
+    dal_sb_add(b, ",");
+    dal_sb_str(b, o->merchant_id, true);
+    dal_sb_add(b, ",%lld,", (long long)o->version);
+    dal_sb_str(b, json, true);
+    dal_sb_add(b, ",");
+    dal_sb_dt(b, o->updated_at_ms);
+    dal_sb_add(b, ")");
     free(payload);
 }
 
 /* Append the outbox INSERT for order o. */
-static void sb_outbox_json(sqlb *b, const order_t *o, const char *json)
+static void sb_outbox_json(dal_sb *b, const order_t *o, const char *json)
 {
-    sb_add(b, "INSERT INTO outbox (" DAL_OUTBOX_COLS ") VALUES ");
+    dal_sb_add(b, "INSERT INTO outbox (" DAL_OUTBOX_COLS ") VALUES ");
     sb_outbox_values(b, o, json);
-    sb_add(b, ";");
+    dal_sb_add(b, ";");
 }
 
-static void sb_outbox(sqlb *b, const order_t *o) { sb_outbox_json(b, o, NULL); }
+static void sb_outbox(dal_sb *b, const order_t *o) { sb_outbox_json(b, o, NULL); }
 
 static void rollback(MYSQL *my)
 {
@@ -224,39 +143,11 @@ sk_status dal_order_insert_json(MYSQL *my, const order_t *o, const char *json)
 }
 
 /* The VALUES tuple of a new order's row. */
-static void sb_order_values(sqlb *b, const order_t *o)
+static void sb_order_values(dal_sb *b, const order_t *o)
 {
-    sb_add(b, "(");
-    sb_str(b, o->order_no, true);
-    sb_add(b, ",%d,", o->group);
-    sb_str(b, o->merchant_id, true);
-    sb_add(b, ",");
-    sb_str(b, o->out_trade_no, true);
-    sb_add(b, ",");
-    sb_str(b, o->store_id, o->has_store_id);
-    sb_add(b, ",");
-    sb_str(b, o->terminal_id, o->has_terminal_id);
-    sb_add(b, ",%lld,", (long long)o->amount);
-    sb_str(b, o->currency, true);
-    sb_add(b, ",");
-    sb_str(b, o->channel, true);
-    sb_add(b, ",");
-    sb_str(b, o->subject, o->has_subject);
-    sb_add(b, ",");
-    sb_str(b, o->attach, o->has_attach);
-    sb_add(b, ",'%s',%lld,", os_status_name(o->status), (long long)o->refunded_amount);
-    sb_str(b, o->channel_txn_id, o->has_channel_txn_id);
-    sb_add(b, ",%lld,", (long long)o->version);
-    sb_dt(b, o->created_at_ms);
-    sb_add(b, ",");
-    sb_dt(b, o->updated_at_ms);
-    sb_add(b, ",");
-    sb_dt(b, o->expire_at_ms);
-    sb_add(b, ",");
-    sb_dt(b, o->paid_at_ms);
-    sb_add(b, ",");
-    sb_dt(b, o->closed_at_ms);
-    sb_add(b, ")");
+    dal_sb_add(b, "(");
+    dal_sb_order_values(b, o);
+    dal_sb_add(b, ")");
 }
 
 sk_status dal_order_insert_many(MYSQL *my, const order_t *const *o, const char *const *json, int n)
@@ -264,20 +155,20 @@ sk_status dal_order_insert_many(MYSQL *my, const order_t *const *o, const char *
     if (n < 1)
         return SK_EINTERNAL;
     SQLB(b);
-    sb_init(&b);
-    sb_add(&b, "START TRANSACTION;INSERT INTO orders (" ORDER_COLS ") VALUES ");
+    dal_sb_reset(&b);
+    dal_sb_add(&b, "START TRANSACTION;INSERT INTO orders (" ORDER_COLS ") VALUES ");
     for (int i = 0; i < n; i++) {
         if (i > 0)
-            sb_add(&b, ",");
+            dal_sb_add(&b, ",");
         sb_order_values(&b, o[i]);
     }
-    sb_add(&b, ";INSERT INTO outbox (" DAL_OUTBOX_COLS ") VALUES ");
+    dal_sb_add(&b, ";INSERT INTO outbox (" DAL_OUTBOX_COLS ") VALUES ");
     for (int i = 0; i < n; i++) {
         if (i > 0)
-            sb_add(&b, ",");
+            dal_sb_add(&b, ",");
         sb_outbox_values(&b, o[i], json ? json[i] : NULL);
     }
-    sb_add(&b, ";COMMIT");
+    dal_sb_add(&b, ";COMMIT");
     if (b.overflow)
         return SK_EINTERNAL;
     sk_status st = dal_exec(my, b.buf, b.len);
@@ -289,9 +180,9 @@ sk_status dal_order_insert_many(MYSQL *my, const order_t *const *o, const char *
 sk_status dal_order_get(MYSQL *my, const char *order_no, order_t *out)
 {
     SQLB(b);
-    sb_init(&b);
-    sb_add(&b, "SELECT " ORDER_COLS " FROM orders WHERE order_no=");
-    sb_str(&b, order_no, true);
+    dal_sb_reset(&b);
+    dal_sb_add(&b, "SELECT " ORDER_COLS " FROM orders WHERE order_no=");
+    dal_sb_str(&b, order_no, true);
     if (b.overflow)
         return SK_EINTERNAL;
     return select_order(my, b.buf, b.len, out);
@@ -300,11 +191,11 @@ sk_status dal_order_get(MYSQL *my, const char *order_no, order_t *out)
 sk_status dal_order_get_by_out_trade(MYSQL *my, const char *merchant_id, const char *out_trade_no, order_t *out)
 {
     SQLB(b);
-    sb_init(&b);
-    sb_add(&b, "SELECT " ORDER_COLS " FROM orders WHERE merchant_id=");
-    sb_str(&b, merchant_id, true);
-    sb_add(&b, " AND out_trade_no=");
-    sb_str(&b, out_trade_no, true);
+    dal_sb_reset(&b);
+    dal_sb_add(&b, "SELECT " ORDER_COLS " FROM orders WHERE merchant_id=");
+    dal_sb_str(&b, merchant_id, true);
+    dal_sb_add(&b, " AND out_trade_no=");
+    dal_sb_str(&b, out_trade_no, true);
     if (b.overflow)
         return SK_EINTERNAL;
     return select_order(my, b.buf, b.len, out);
@@ -339,10 +230,10 @@ static sk_status query_refunds(MYSQL *my, const char *sql, size_t len, refund_t 
 sk_status dal_refund_list(MYSQL *my, const char *order_no, refund_t *out, int max, int *n)
 {
     SQLB(b);
-    sb_init(&b);
-    sb_add(&b, "SELECT " REFUND_COLS " FROM refunds WHERE order_no=");
-    sb_str(&b, order_no, true);
-    sb_add(&b, " ORDER BY created_at, refund_no LIMIT %d", max);
+    dal_sb_reset(&b);
+    dal_sb_add(&b, "SELECT " REFUND_COLS " FROM refunds WHERE order_no=");
+    dal_sb_str(&b, order_no, true);
+    dal_sb_add(&b, " ORDER BY created_at, refund_no LIMIT %d", max);
     if (b.overflow)
         return SK_EINTERNAL;
     return query_refunds(my, b.buf, b.len, out, max, n);
@@ -357,10 +248,10 @@ sk_status dal_order_change(MYSQL *my, const char *order_no, const dal_change *ch
     if (st != SK_OK)
         return st;
     SQLB(b);
-    sb_init(&b);
-    sb_add(&b, "SELECT " ORDER_COLS " FROM orders WHERE order_no=");
-    sb_str(&b, order_no, true);
-    sb_add(&b, " FOR UPDATE");
+    dal_sb_reset(&b);
+    dal_sb_add(&b, "SELECT " ORDER_COLS " FROM orders WHERE order_no=");
+    dal_sb_str(&b, order_no, true);
+    dal_sb_add(&b, " FOR UPDATE");
     order_t o;
     st = b.overflow ? SK_EINTERNAL : select_order(my, b.buf, b.len, &o);
     if (st != SK_OK)
@@ -385,11 +276,11 @@ sk_status dal_order_change(MYSQL *my, const char *order_no, const dal_change *ch
 
     /* a refund repeated by out_refund_no answers with the stored refund */
     if (ch->ev == OE_REFUND) {
-        sb_init(&b);
-        sb_add(&b, "SELECT " REFUND_COLS " FROM refunds WHERE order_no=");
-        sb_str(&b, order_no, true);
-        sb_add(&b, " AND out_refund_no=");
-        sb_str(&b, ch->refund->out_refund_no, true);
+        dal_sb_reset(&b);
+        dal_sb_add(&b, "SELECT " REFUND_COLS " FROM refunds WHERE order_no=");
+        dal_sb_str(&b, order_no, true);
+        dal_sb_add(&b, " AND out_refund_no=");
+        dal_sb_str(&b, ch->refund->out_refund_no, true);
         int n = 0;
         st = b.overflow ? SK_EINTERNAL : query_refunds(my, b.buf, b.len, &res->refund, 1, &n);
         if (st != SK_OK)
@@ -446,7 +337,7 @@ sk_status dal_order_change(MYSQL *my, const char *order_no, const dal_change *ch
     n.status = d.new_status;
     n.version = o.version + 1;
     n.updated_at_ms = ch->now_ms > o.updated_at_ms ? ch->now_ms : o.updated_at_ms + 1;
-    sb_init(&b);
+    dal_sb_reset(&b);
     if (ch->ev == OE_PAY) {
         sk_strlcpy(n.channel_txn_id, ch->pay->channel_txn_id, sizeof n.channel_txn_id);
         n.has_channel_txn_id = true;
@@ -466,32 +357,32 @@ sk_status dal_order_change(MYSQL *my, const char *order_no, const dal_change *ch
             sk_strlcpy(f->reason, ch->refund->reason, sizeof f->reason);
         sk_strlcpy(f->status, "SUCCESS", sizeof f->status);
         f->created_at_ms = n.updated_at_ms;
-        sb_add(&b, "INSERT INTO refunds (" REFUND_COLS ") VALUES (");
-        sb_str(&b, f->refund_no, true);
-        sb_add(&b, ",");
-        sb_str(&b, f->order_no, true);
-        sb_add(&b, ",");
-        sb_str(&b, f->out_refund_no, true);
-        sb_add(&b, ",%lld,", (long long)f->amount);
-        sb_str(&b, f->reason, f->has_reason);
-        sb_add(&b, ",'SUCCESS',");
-        sb_dt(&b, f->created_at_ms);
-        sb_add(&b, ");");
+        dal_sb_add(&b, "INSERT INTO refunds (" REFUND_COLS ") VALUES (");
+        dal_sb_str(&b, f->refund_no, true);
+        dal_sb_add(&b, ",");
+        dal_sb_str(&b, f->order_no, true);
+        dal_sb_add(&b, ",");
+        dal_sb_str(&b, f->out_refund_no, true);
+        dal_sb_add(&b, ",%lld,", (long long)f->amount);
+        dal_sb_str(&b, f->reason, f->has_reason);
+        dal_sb_add(&b, ",'SUCCESS',");
+        dal_sb_dt(&b, f->created_at_ms);
+        dal_sb_add(&b, ");");
     }
-    sb_add(&b, "UPDATE orders SET status='%s', version=%lld, refunded_amount=%lld, channel_txn_id=",
+    dal_sb_add(&b, "UPDATE orders SET status='%s', version=%lld, refunded_amount=%lld, channel_txn_id=",
            os_status_name(n.status), (long long)n.version, (long long)n.refunded_amount);
-    sb_str(&b, n.channel_txn_id, n.has_channel_txn_id);
-    sb_add(&b, ", updated_at=");
-    sb_dt(&b, n.updated_at_ms);
-    sb_add(&b, ", paid_at=");
-    sb_dt(&b, n.paid_at_ms);
-    sb_add(&b, ", closed_at=");
-    sb_dt(&b, n.closed_at_ms);
-    sb_add(&b, " WHERE order_no=");
-    sb_str(&b, o.order_no, true);
-    sb_add(&b, " AND version=%lld;", (long long)o.version);
+    dal_sb_str(&b, n.channel_txn_id, n.has_channel_txn_id);
+    dal_sb_add(&b, ", updated_at=");
+    dal_sb_dt(&b, n.updated_at_ms);
+    dal_sb_add(&b, ", paid_at=");
+    dal_sb_dt(&b, n.paid_at_ms);
+    dal_sb_add(&b, ", closed_at=");
+    dal_sb_dt(&b, n.closed_at_ms);
+    dal_sb_add(&b, " WHERE order_no=");
+    dal_sb_str(&b, o.order_no, true);
+    dal_sb_add(&b, " AND version=%lld;", (long long)o.version);
     sb_outbox(&b, &n);
-    sb_add(&b, "COMMIT");
+    dal_sb_add(&b, "COMMIT");
     if (b.overflow) {
         st = SK_EINTERNAL;
         goto fail;

@@ -20,8 +20,11 @@
 #ifndef DAL_SQLTEXT_H
 #define DAL_SQLTEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "common/sk.h"
+#include "order/order.h"
 
 /* The session sql_mode of every connection (dal_connect's init command): the
  * server's usual strict default, named explicitly so that a server configured
@@ -38,5 +41,30 @@ size_t dal_quote(char *out, const char *s, size_t n);
 
 /* Append dal_quote(v, n) to b, or NULL when v is NULL. */
 void dal_sql_val(sk_buf *b, const char *v, size_t n);
+
+/*
+ * A bounded, growable SQL text buffer — the one the statement builders use
+ * (dal/orders.c, the mirror's upserts). Zero-initialise, optionally with
+ * .max (bytes; 0 = DAL_SB_MAX). It grows by sk_reserve; past max it sets
+ * overflow and appends nothing more (the caller then sends nothing). buf is
+ * NUL-terminated whenever len > 0.
+ */
+#define DAL_SB_MAX (4u << 20)
+typedef struct {
+    char *buf;
+    size_t len, cap, max;
+    bool overflow;
+} dal_sb;
+
+void dal_sb_free(dal_sb *b);                   /* free the text; the buffer is empty again */
+void dal_sb_reset(dal_sb *b);                  /* empty, overflow cleared; keeps the memory */
+void dal_sb_add(dal_sb *b, const char *fmt, ...) SK_PRINTF(2, 3);
+void dal_sb_mem(dal_sb *b, const char *s, size_t n);
+void dal_sb_str(dal_sb *b, const char *s, bool present);          /* 'escaped' or NULL */
+void dal_sb_hex(dal_sb *b, const void *p, size_t n, bool present); /* X'hex' (any bytes) or NULL */
+void dal_sb_dt(dal_sb *b, int64_t ms);         /* 'YYYY-MM-DD HH:MM:SS.mmm' UTC, or NULL for 0 */
+/* The values of order o's ORD_SQL_COLS (order/order.h), comma-separated,
+ * without parentheses: group stores and the merchant store share them. */
+void dal_sb_order_values(dal_sb *b, const order_t *o);
 
 #endif

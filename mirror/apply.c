@@ -26,105 +26,6 @@
 #include "kafka/kprops.h"
 #include "mirror/consumer_internal.h"
 
-/* ---------- SQL buffer ---------- */
-
-static void sb_reserve(sbuf *b, size_t extra)
-{
-    if (b->overflow)
-        return;
-    if (b->len + extra + 1 <= b->cap)
-        return;
-    if (b->len + extra + 1 > b->max) {
-        b->overflow = true;
-        return;
-    }
-    size_t nc = b->cap;
-    if (sk_reserve(&b->buf, &nc, b->len + extra + 1, 4096) != 0) {
-        b->overflow = true;
-        return;
-    }
-    b->cap = nc;
-}
-
-void sb_add(sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char tmp[512];
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp) {
-        b->overflow = true;
-        return;
-    }
-    sb_reserve(b, (size_t)n);
-    if (b->overflow)
-        return;
-    memcpy(b->buf + b->len, tmp, (size_t)n + 1);
-    b->len += (size_t)n;
-}
-
-void sb_mem(sbuf *b, const char *s, size_t n)
-{
-    sb_reserve(b, n);
-    if (b->overflow)
-        return;
-    memcpy(b->buf + b->len, s, n);
-    b->len += n;
-    b->buf[b->len] = '\0';
-}
-
-/* 'escaped' or NULL */
-static void sb_str(sbuf *b, const char *s, size_t len, bool present)
-{
-    if (!present) {
-        sb_add(b, "NULL");
-        return;
-    }
-    sb_reserve(b, len * 2 + 3);
-    if (b->overflow)
-        return;
-    b->buf[b->len++] = '\'';
-    b->len += mysql_real_escape_string(b->my, b->buf + b->len, s, (unsigned long)len);
-    b->buf[b->len++] = '\'';
-    b->buf[b->len] = '\0';
-}
-
-void sb_cstr(sbuf *b, const char *s, bool present) { sb_str(b, s, present ? strlen(s) : 0, present); }
-
-/* X'hex' (binary-safe, any bytes) or NULL */
-void sb_hex(sbuf *b, const void *p, size_t n, bool present)
-{
-    if (!present) {
-        sb_add(b, "NULL");
-        return;
-    }
-    sb_reserve(b, n * 2 + 3);
-    if (b->overflow)
-        return;
-    static const char hx[] = "0123456789abcdef";
-    const unsigned char *s = p;
-    b->buf[b->len++] = 'X';
-    b->buf[b->len++] = '\'';
-    for (size_t i = 0; i < n; i++) {
-        b->buf[b->len++] = hx[s[i] >> 4];
-        b->buf[b->len++] = hx[s[i] & 15];
-    }
-    b->buf[b->len++] = '\'';
-    b->buf[b->len] = '\0';
-}
-
-static void sb_dt(sbuf *b, int64_t ms)
-{
-    if (ms == 0) {
-        sb_add(b, "NULL");
-        return;
-    }
-    char dt[24];
-    dal_fmt_dt(ms, dt);
-    sb_add(b, "'%s'", dt);
-}
-
 /* ---------- upsert ---------- */
 
 #define MO_COLS                                                                                    \
@@ -162,41 +63,13 @@ void build_tail(void)
     upsert_tail_len = n;
 }
 
-void sb_upsert_row(sbuf *b, const order_t *o)
+void sb_upsert_row(dal_sb *b, const order_t *o)
 {
-    sb_add(b, "(");
-    sb_cstr(b, o->order_no, true);
-    sb_add(b, ",%d,", o->group);
-    sb_cstr(b, o->merchant_id, true);
-    sb_add(b, ",");
-    sb_cstr(b, o->out_trade_no, true);
-    sb_add(b, ",");
-    sb_cstr(b, o->store_id, o->has_store_id);
-    sb_add(b, ",");
-    sb_cstr(b, o->terminal_id, o->has_terminal_id);
-    sb_add(b, ",%" PRId64 ",", o->amount);
-    sb_cstr(b, o->currency, true);
-    sb_add(b, ",");
-    sb_cstr(b, o->channel, true);
-    sb_add(b, ",");
-    sb_cstr(b, o->subject, o->has_subject);
-    sb_add(b, ",");
-    sb_cstr(b, o->attach, o->has_attach);
-    sb_add(b, ",'%s',%" PRId64 ",", os_status_name(o->status), o->refunded_amount);
-    sb_cstr(b, o->channel_txn_id, o->has_channel_txn_id);
-    sb_add(b, ",%" PRId64 ",", o->version);
-    sb_dt(b, o->created_at_ms);
-    sb_add(b, ",");
-    sb_dt(b, o->updated_at_ms);
-    sb_add(b, ",");
-    sb_dt(b, o->expire_at_ms);
-    sb_add(b, ",");
-    sb_dt(b, o->paid_at_ms);
-    sb_add(b, ",");
-    sb_dt(b, o->closed_at_ms);
-    sb_add(b, ",");
-    sb_dt(b, o->updated_at_ms); /* committed_at: the change's commit time in its group */
-    sb_add(b, ",NOW(3))");
+    dal_sb_add(b, "(");
+    dal_sb_order_values(b, o);
+    dal_sb_add(b, ",");
+    dal_sb_dt(b, o->updated_at_ms); /* committed_at: the change's commit time in its group */
+    dal_sb_add(b, ",NOW(3))");
 }
 
 /* ---------- DB (worker thread) ---------- */
@@ -330,7 +203,7 @@ void tx_close_upsert(txw *t)
 {
     if (!t->in_upsert)
         return;
-    sb_mem(&t->pk, upsert_tail, upsert_tail_len);
+    dal_sb_mem(&t->pk, upsert_tail, upsert_tail_len);
     t->in_upsert = false;
 }
 
@@ -340,8 +213,8 @@ void tx_stmt(txw *t, const char *s, size_t n)
     tx_close_upsert(t);
     if (t->pk.len + n + 2 > t->w->sql_max)
         tx_send(t);
-    sb_mem(&t->pk, s, n);
-    sb_mem(&t->pk, ";", 1);
+    dal_sb_mem(&t->pk, s, n);
+    dal_sb_mem(&t->pk, ";", 1);
 }
 
 void tx_row(txw *t, const char *row, size_t n)
@@ -352,11 +225,11 @@ void tx_row(txw *t, const char *row, size_t n)
     if (!t->in_upsert) {
         if (t->pk.len + sizeof UPSERT_HEAD + need > t->w->sql_max)
             tx_send(t);
-        sb_mem(&t->pk, UPSERT_HEAD, sizeof UPSERT_HEAD - 1);
+        dal_sb_mem(&t->pk, UPSERT_HEAD, sizeof UPSERT_HEAD - 1);
         t->in_upsert = true;
     } else {
-        sb_mem(&t->pk, ",", 1);
+        dal_sb_mem(&t->pk, ",", 1);
     }
-    sb_mem(&t->pk, row, n);
+    dal_sb_mem(&t->pk, row, n);
 }
 

@@ -87,31 +87,21 @@ typedef struct mctx {
     int64_t last_report, last_stats, last_kv_check;
 } mctx;
 
-typedef struct {
-    char *buf;
-    size_t len, cap, max;         /* max: refuse to grow beyond (overflow) */
-    bool overflow;
-    MYSQL *my;
-} sbuf;
 
 
 /* The transaction writer: statements go out in round trips of at most
  * w->sql_max bytes; the transaction spans them (START ... COMMIT). */
 typedef struct {
     mworker *w;
-    sbuf pk;          /* the pending round trip */
+    dal_sb pk;          /* the pending round trip */
     bool in_upsert;   /* pk ends inside a multi-row INSERT (needs the tail) */
     sk_status st;
 } txw;
 
 
-/* apply.c: SQL text (grows as needed; past b->max sets overflow) */
-void sb_add(sbuf *b, const char *fmt, ...) SK_PRINTF(2, 3);
-void sb_mem(sbuf *b, const char *s, size_t n);
-void sb_cstr(sbuf *b, const char *s, bool present);              /* 'escaped' or NULL */
-void sb_hex(sbuf *b, const void *p, size_t n, bool present);     /* X'hex' or NULL */
+/* apply.c: SQL text is dal_sb (dal/sqltext.h) */
 void build_tail(void);            /* the upsert's ON DUPLICATE KEY UPDATE part, built once */
-void sb_upsert_row(sbuf *b, const order_t *o);
+void sb_upsert_row(dal_sb *b, const order_t *o);
 
 /* apply.c: the worker's merchant-store connection and batch (worker thread) */
 bool db_ensure(mworker *w);

@@ -39,7 +39,7 @@
  *   room: the statement must fit this many bytes (payload truncated to fit,
  *         truncated=1, payload_len keeps the real length).
  */
-static void sb_dead(sbuf *b, const rd_kafka_message_t *m, const char *type, const char *reason, bool minimal,
+static void sb_dead(dal_sb *b, const rd_kafka_message_t *m, const char *type, const char *reason, bool minimal,
                     size_t room)
 {
     char why[MIR_REASON_MAX + 1];
@@ -58,21 +58,21 @@ static void sb_dead(sbuf *b, const rd_kafka_message_t *m, const char *type, cons
     else if (room <= fixed)
         keep = 0;
     bool truncated = keep < plen || (m->key && klen < m->key_len);
-    sb_add(b, "INSERT INTO dead_letters (topic, kpartition, koffset, ktimestamp, msg_key, type_header, reason, "
+    dal_sb_add(b, "INSERT INTO dead_letters (topic, kpartition, koffset, ktimestamp, msg_key, type_header, reason, "
               "payload, payload_len, truncated, created_at) VALUES (");
-    sb_cstr(b, topic, true);
-    sb_add(b, ",%d,%" PRId64 ",%" PRId64 ",", (int)m->partition, (int64_t)m->offset, ts);
-    sb_hex(b, m->key, klen, m->key != NULL && !minimal);
-    sb_add(b, ",");
-    sb_hex(b, type, tlen, type != NULL && !minimal);
-    sb_add(b, ",");
-    sb_cstr(b, why, true);
-    sb_add(b, ",");
-    sb_hex(b, m->payload, keep, m->payload != NULL && !minimal);
+    dal_sb_str(b, topic, true);
+    dal_sb_add(b, ",%d,%" PRId64 ",%" PRId64 ",", (int)m->partition, (int64_t)m->offset, ts);
+    dal_sb_hex(b, m->key, klen, m->key != NULL && !minimal);
+    dal_sb_add(b, ",");
+    dal_sb_hex(b, type, tlen, type != NULL && !minimal);
+    dal_sb_add(b, ",");
+    dal_sb_str(b, why, true);
+    dal_sb_add(b, ",");
+    dal_sb_hex(b, m->payload, keep, m->payload != NULL && !minimal);
     if (m->payload)
-        sb_add(b, ",%zu,%d,NOW(3)) ON DUPLICATE KEY UPDATE id=id", m->len, truncated || minimal);
+        dal_sb_add(b, ",%zu,%d,NOW(3)) ON DUPLICATE KEY UPDATE id=id", m->len, truncated || minimal);
     else
-        sb_add(b, ",NULL,%d,NOW(3)) ON DUPLICATE KEY UPDATE id=id", truncated || minimal);
+        dal_sb_add(b, ",NULL,%d,NOW(3)) ON DUPLICATE KEY UPDATE id=id", truncated || minimal);
 }
 
 /* the "type" header of message i, for the dead letter (NULL: none) */
@@ -131,10 +131,10 @@ static mev_apply apply_range(void *ctx, int from, int to)
     mworker *w = ctx;
     if (!db_ensure(w))
         return MEV_APPLY_FAIL;
-    txw t = {.w = w, .pk = {.my = w->my, .max = w->sql_max + 1024}, .st = SK_OK};
-    sbuf one = {.my = w->my, .max = w->sql_max};
+    txw t = {.w = w, .pk = {.max = w->sql_max + 1024}, .st = SK_OK};
+    dal_sb one = {.max = w->sql_max};
     int64_t ok = 0, dead = 0, lost = 0;
-    sb_mem(&t.pk, "START TRANSACTION;", 18);
+    dal_sb_mem(&t.pk, "START TRANSACTION;", 18);
     for (int i = from; i < to && t.st == SK_OK; i++) {
         const rd_kafka_message_t *m = w->batch[i];
         one.len = 0;
@@ -170,7 +170,7 @@ static mev_apply apply_range(void *ctx, int from, int to)
     }
     tx_close_upsert(&t);
     if (t.st == SK_OK)
-        sb_mem(&t.pk, "COMMIT", 6);
+        dal_sb_mem(&t.pk, "COMMIT", 6);
     tx_send(&t);
     free(t.pk.buf);
     free(one.buf);
@@ -220,16 +220,16 @@ static void set_level(void *ctx, int i, int level)
  */
 static bool owner_check(mworker *w)
 {
-    sbuf q = {.my = w->my, .max = w->sql_max};
-    sb_add(&q, "SELECT order_no, merchant_id, group_id FROM merchant_orders WHERE order_no IN (");
+    dal_sb q = {.max = w->sql_max};
+    dal_sb_add(&q, "SELECT order_no, merchant_id, group_id FROM merchant_orders WHERE order_no IN (");
     int n = 0;
     for (int i = 0; i < w->nb; i++) {
         if (w->res[i] != MEV_OK)
             continue;
-        sb_add(&q, "%s", n++ ? "," : "");
-        sb_cstr(&q, w->ord[i].order_no, true);
+        dal_sb_add(&q, "%s", n++ ? "," : "");
+        dal_sb_str(&q, w->ord[i].order_no, true);
     }
-    sb_add(&q, ")");
+    dal_sb_add(&q, ")");
     if (n == 0 || q.overflow) {
         free(q.buf);
         return n == 0; /* over max: cannot happen (500 numbers), but never skip the check */

@@ -200,6 +200,67 @@ START_TEST(sql_mode_has_backslash_escapes)
 }
 END_TEST
 
+/* dal_sb: grows past its first block, escapes like dal_quote, renders NULLs
+ * and datetimes, and stops at .max with overflow set and nothing more added. */
+START_TEST(sb_builder)
+{
+    dal_sb b = {0};
+    dal_sb_add(&b, "SELECT %d,", 1);
+    dal_sb_str(&b, "it's", true);
+    dal_sb_add(&b, ",");
+    dal_sb_str(&b, "x", false);
+    dal_sb_add(&b, ",");
+    dal_sb_hex(&b, "\x00\xff", 2, true);
+    dal_sb_add(&b, ",");
+    dal_sb_dt(&b, 86400000 + 1234);
+    dal_sb_add(&b, ",");
+    dal_sb_dt(&b, 0);
+    ck_assert(!b.overflow);
+    ck_assert_str_eq(b.buf, "SELECT 1,'it\\'s',NULL,X'00ff','1970-01-02 00:00:01.234',NULL");
+    ck_assert_uint_eq(b.len, strlen(b.buf));
+    for (int i = 0; i < 3000; i++) /* 9000 bytes: past the first 4 KiB block */
+        dal_sb_add(&b, "%03d", i % 1000);
+    ck_assert(!b.overflow);
+    ck_assert_uint_eq(b.len, strlen(b.buf));
+    dal_sb_reset(&b);
+    ck_assert_uint_eq(b.len, 0);
+    dal_sb_free(&b);
+
+    dal_sb small = {.max = 16};
+    dal_sb_add(&small, "0123456789");
+    ck_assert(!small.overflow);
+    dal_sb_str(&small, "abcdef", true); /* 10 + 8 + NUL > 16 */
+    ck_assert(small.overflow);
+    dal_sb_add(&small, "x");
+    ck_assert_uint_eq(small.len, 10);
+    ck_assert_str_eq(small.buf, "0123456789");
+    dal_sb_free(&small);
+}
+END_TEST
+
+/* The shared order tuple: column order of ORD_SQL_COLS, NULL for absent
+ * optional fields and unset times. */
+START_TEST(sb_order_values)
+{
+    order_t o = {0};
+    strcpy(o.order_no, "2026120207154800200000038");
+    o.group = 3;
+    strcpy(o.merchant_id, "m1");
+    strcpy(o.out_trade_no, "o'1");
+    o.amount = 100;
+    strcpy(o.currency, "CNY");
+    strcpy(o.channel, "alipay");
+    o.status = OS_CREATED;
+    o.version = 1;
+    o.created_at_ms = o.updated_at_ms = 1000;
+    dal_sb b = {0};
+    dal_sb_order_values(&b, &o);
+    ck_assert_str_eq(b.buf, "'2026120207154800200000038',3,'m1','o\\'1',NULL,NULL,100,'CNY','alipay',NULL,NULL,"
+                            "'CREATED',0,NULL,1,'1970-01-01 00:00:01.000','1970-01-01 00:00:01.000',NULL,NULL,NULL");
+    dal_sb_free(&b);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sqltext");
@@ -212,6 +273,8 @@ int main(void)
     tcase_add_test(tc, in_a_statement);
     tcase_add_test(tc, sql_val);
     tcase_add_test(tc, sql_mode_has_backslash_escapes);
+    tcase_add_test(tc, sb_builder);
+    tcase_add_test(tc, sb_order_values);
     suite_add_tcase(s, tc);
     return ut_run(s);
 }

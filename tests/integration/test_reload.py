@@ -180,3 +180,62 @@ def test_keys_file_reloads():
         st, _, r = reload_api(cl)
         assert st == 400 and "chmod 600" in r["error"]["message"], r
         os.chmod(keys, 0o600)
+
+
+def test_key_rotation_two_live_keys_per_caller():
+    """Rotation (spec §10): a second key for the same caller works next to the
+    old one; a third live key makes the reload fail as a whole (nothing of the
+    file applied, both keys still work, the third is unknown); removing the old
+    key then leaves only the new one."""
+    import base64
+    import os
+    import shutil
+    import skipsign
+    src = os.environ["SKIP_KEYS"]
+    with Daemon(ENV, port_offset=117, node_id=68) as d:
+        keys = os.path.join(ENV["SKIP_RUN_DIR"], "secrets", "keys-rotate.yaml")
+        shutil.copy(src, keys)
+        os.chmod(keys, 0o600)
+        base = open(keys).read()
+        edit(d, r'keys_file: "[^"]*"', 'keys_file: "%s"' % keys)
+        cl = Client(d.url)
+        assert reload_api(cl)[0] == 200
+        old_secret = base64.b64decode(re.search(
+            r'- id: cashier-m1\n\s+secret: "?([A-Za-z0-9+/=]+)"?', base).group(1))
+        new_secret = base64.b64encode(b"n" * 32).decode()
+        third_secret = base64.b64encode(b"t" * 32).decode()
+
+        def entry(kid, secret):
+            return ("  - id: %s\n    caller: cashier-m1\n    secret: \"%s\"\n"
+                    "    role: cashier\n    merchants: [m1]\n" % (kid, secret))
+
+        def status(kid, secret):
+            # a read of an order that does not exist: 404 once the key is accepted
+            path = "/v1/orders/20261202000000001000000101"
+            hdr, _ = skipsign.sign("GET", path, b"", kid, secret=secret)
+            return Client(d.url, key=False).get(path, headers={"Authorization": hdr})[0]
+
+        assert status("cashier-m1", old_secret) in (400, 404)
+        assert status("cm1-new", base64.b64decode(new_secret)) == 401
+
+        with open(keys, "w") as f:
+            f.write(base + entry("cm1-new", new_secret))
+        assert reload_api(cl)[0] == 200
+        assert status("cashier-m1", old_secret) in (400, 404)
+        assert status("cm1-new", base64.b64decode(new_secret)) in (400, 404)
+
+        with open(keys, "w") as f:
+            f.write(base + entry("cm1-new", new_secret) + entry("cm1-third", third_secret))
+        st, _, r = reload_api(cl)
+        assert st == 400 and "at most two" in r["error"]["message"], r
+        assert status("cashier-m1", old_secret) in (400, 404)
+        assert status("cm1-new", base64.b64decode(new_secret)) in (400, 404)
+        assert status("cm1-third", base64.b64decode(third_secret)) == 401
+
+        without_old = re.sub(r"  - id: cashier-m1\n(?:    .*\n)+", "", base)
+        assert "id: cashier-m1\n" not in without_old
+        with open(keys, "w") as f:
+            f.write(without_old + entry("cm1-new", new_secret))
+        assert reload_api(cl)[0] == 200
+        assert status("cashier-m1", old_secret) == 401
+        assert status("cm1-new", base64.b64decode(new_secret)) in (400, 404)

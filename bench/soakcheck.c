@@ -105,8 +105,9 @@ static void judge_proc(const soak_sample *s, int n, int b, const soak_limits *li
     }
     pv->end = *end;
     double t_end = s[n - 1].t_s;
-    pv->nbase = median_of(s, b, n, lim, name, base->pid, s[b].t_s, lim->baseline_s + lim->window_s, &pv->base);
-    pv->nend = median_of(s, b, n, lim, name, base->pid, t_end - lim->window_s, t_end, &pv->end);
+    /* [baseline, baseline + window) and (end - window, end] */
+    pv->nbase = median_of(s, b, n, lim, name, base->pid, s[b].t_s, lim->baseline_s + lim->window_s - 1e-6, &pv->base);
+    pv->nend = median_of(s, b, n, lim, name, base->pid, t_end - lim->window_s + 1e-6, t_end, &pv->end);
     pv->judged = true;
     pv->ok = true;
     struct { const char *what; int64_t b, e; } m[] = {

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """devtools/history/run.py — record a history of concurrent clients against the
 ./dev cluster while faults are injected, then check it (check.py).
 
@@ -8,8 +8,9 @@
 Clients (threads, each its own keep-alive connection through SKIP_URL, every
 request signed with the admin key and every answer's signature verified):
 create (25 %), pay (20 %), close (8 %), refund (17 %), strong read (20 %) and
-replica read (10 %), on a shared pool of the run's recent orders, so pays,
-closes and refunds of one order race each other across clients. A create
+replica read (10 %), on a shared pool of the run's recent orders (refunds
+mostly on orders some client saw PAID), so pays, closes and refunds of one
+order race each other across clients. A create
 whose outcome is unknown is retried with the same body (idempotency), up to 5
 times; so is a refund (same out_refund_no). After an unknown outcome a
 client continues as a new process id (Jepsen's rule: the old operation may
@@ -128,6 +129,7 @@ class Runner:
         self.hist = History(os.path.join(a.out, "history.jsonl"))
         self.mu = threading.Lock()
         self.orders = []          # (no, amount) of acknowledged creates
+        self.paid = []            # (no, amount) some client saw PAID (refund targets)
         self.stop = threading.Event()
         self.next_p = a.clients
         self.faults = []
@@ -153,12 +155,13 @@ class Runner:
         self.hist.log(p=p, type=typ, f=f, key=key, no=no or (val or {}).get("order_no"), val=val, err=err)
         return typ, parsed
 
-    def pick(self, rnd):
+    def pick(self, rnd, paid=False):
         with self.mu:
-            if not self.orders:
+            pool = self.paid if paid and self.paid and rnd.random() < 0.8 else self.orders
+            if not pool:
                 return None
-            recent = self.orders[-40:]
-            return rnd.choice(recent if rnd.random() < 0.8 else self.orders)
+            recent = pool[-40:]
+            return rnd.choice(recent if rnd.random() < 0.8 else pool)
 
     def client(self, idx):
         rnd = random.Random(idx * 7919 + int(time.time()))
@@ -169,7 +172,7 @@ class Runner:
         deadline = time.monotonic() + self.a.duration
         while time.monotonic() < deadline:
             f = rnd.choices(fs, ws)[0]
-            target = self.pick(rnd)
+            target = self.pick(rnd, paid=f == "refund")
             if target is None:
                 f = "create"
             n += 1
@@ -193,8 +196,11 @@ class Runner:
                 continue
             no, amount = target
             if f == "pay":
-                typ, _ = self.op(conn, p, "pay", "POST", "/v1/orders/%s/pay" % no,
-                                 {"channel_txn_id": "txn-" + no, "paid_amount": amount}, no=no, render=order_val)
+                typ, parsed = self.op(conn, p, "pay", "POST", "/v1/orders/%s/pay" % no,
+                                      {"channel_txn_id": "txn-" + no, "paid_amount": amount}, no=no, render=order_val)
+                if typ == "ok" and parsed.get("status") == "PAID":
+                    with self.mu:
+                        self.paid.append(target)
             elif f == "close":
                 typ, _ = self.op(conn, p, "close", "POST", "/v1/orders/%s/close" % no, None, no=no, render=order_val)
             elif f == "refund":

@@ -39,6 +39,7 @@ typedef struct {
     int64_t rss_kb;
     int64_t threads;
     int64_t fds;
+    int64_t sockets;          /* of fds: sockets (DB pools, Redis, clients); not judged, explains fds */
 } soak_proc;
 
 typedef struct {

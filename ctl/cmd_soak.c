@@ -203,11 +203,19 @@ static int proc_read(int pid, soak_proc *p)
     if (d == NULL)
         return -1;
     struct dirent *e;
-    int64_t n = 0;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
+    int64_t n = 0, socks = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char link[64], target[128];
+        snprintf(link, sizeof link, "/proc/%d/fd/%s", pid, e->d_name);
+        ssize_t l = readlink(link, target, sizeof target - 1);
+        n++;
+        socks += l > 7 && strncmp(target, "socket:", 7) == 0;
+    }
     closedir(d);
     p->fds = n;
+    p->sockets = socks;
     return 0;
 }
 
@@ -282,8 +290,9 @@ static void take_sample(soak *s, double t)
     /* one progress line per sample */
     fprintf(stderr, "soak: t=%4.0f s", t);
     for (int i = 0; i < x.nproc; i++)
-        fprintf(stderr, " | %s rss %.1f MB thr %lld fds %lld", x.p[i].name, (double)x.p[i].rss_kb / 1024.0,
-                (long long)x.p[i].threads, (long long)x.p[i].fds);
+        fprintf(stderr, " | %s rss %.1f MB thr %lld fds %lld (sockets %lld)", x.p[i].name,
+                (double)x.p[i].rss_kb / 1024.0, (long long)x.p[i].threads, (long long)x.p[i].fds,
+                (long long)x.p[i].sockets);
     fprintf(stderr, " | outbox %lld lag %lld ms | failed creates %lld\n", (long long)x.outbox_pending,
             (long long)x.mirror_lag_ms, (long long)lg_http_failed_creates(s->load));
 }
@@ -429,8 +438,9 @@ static json_t *samples_json(const soak *s)
         json_t *procs = json_object();
         for (int k = 0; k < x->nproc; k++)
             json_object_set_new(procs, x->p[k].name,
-                                json_pack("{s:i,s:I,s:I,s:I}", "pid", x->p[k].pid, "rss_kb", (json_int_t)x->p[k].rss_kb,
-                                          "threads", (json_int_t)x->p[k].threads, "fds", (json_int_t)x->p[k].fds));
+                                json_pack("{s:i,s:I,s:I,s:I,s:I}", "pid", x->p[k].pid, "rss_kb",
+                                          (json_int_t)x->p[k].rss_kb, "threads", (json_int_t)x->p[k].threads, "fds",
+                                          (json_int_t)x->p[k].fds, "sockets", (json_int_t)x->p[k].sockets));
         json_array_append_new(a, json_pack("{s:f,s:o,s:I,s:I}", "t", x->t_s, "processes", procs, "outbox_pending",
                                            (json_int_t)x->outbox_pending, "mirror_lag_ms", (json_int_t)x->mirror_lag_ms));
     }

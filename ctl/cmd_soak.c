@@ -207,9 +207,8 @@ static int proc_read(int pid, soak_proc *p)
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
-        char link[64], target[128];
-        snprintf(link, sizeof link, "/proc/%d/fd/%s", pid, e->d_name);
-        ssize_t l = readlink(link, target, sizeof target - 1);
+        char target[128];
+        ssize_t l = readlinkat(dirfd(d), e->d_name, target, sizeof target - 1);
         n++;
         socks += l > 7 && strncmp(target, "socket:", 7) == 0;
     }

@@ -353,6 +353,12 @@ struct lg_http {
     bool ab;
     _Atomic int64_t ab_start_ms;
     _Atomic int64_t ab_ok[2], ab_failed[2];
+    /* per kind of request (lg_http_kinds_json) */
+    pthread_mutex_t kinds_mu;
+    int64_t kind_ok[LG_NKINDS], kind_failed[LG_NKINDS];
+    rep_code kind_codes[LG_NKINDS][REP_MAX_CODES];
+    int kind_ncodes[LG_NKINDS];
+    _Atomic uint64_t refund_seq;
     lg_ops ops;
 };
 
@@ -371,6 +377,7 @@ int lg_mix_parse(const char *s)
     if (strcmp(s, "read") == 0) return LG_READ;
     if (strcmp(s, "pay") == 0) return LG_PAY;
     if (strcmp(s, "mixed") == 0) return LG_MIXED;
+    if (strcmp(s, "full") == 0) return LG_FULL;
     return -1;
 }
 
@@ -501,6 +508,52 @@ static void do_pay(lg_http *h, httpc *hc, lg_outcome *oc)
     send_expect_200(h, hc, "POST", path, body, (size_t)len, oc);
 }
 
+/* A 1-fen refund of an order this run has paid (pool orders are paid in
+ * pool order, see do_pay), by the cashier from the order's terminal
+ * (pool order i is merchant bench(i % merchants)'s, spec §11); once an
+ * order is fully refunded its refunds are 409 REFUND_EXCEEDS_PAID. */
+static void do_refund(lg_http *h, httpc *hc, uint64_t *rng, lg_outcome *oc)
+{
+    uint64_t paid = atomic_load(&h->pay_next);
+    if (paid > (uint64_t)h->npool)
+        paid = (uint64_t)h->npool;
+    if (paid == 0) {
+        do_read(h, hc, rng, oc);   /* nothing paid yet */
+        return;
+    }
+    uint64_t k = lg_rand(rng) % paid;
+    char path[96], body[200], term[64] = "";
+    if (h->terminals) {
+        char t[40];
+        bench_terminal((int)(k % (uint64_t)(h->merchants > 0 ? h->merchants : 1)), t);
+        snprintf(term, sizeof term, ",\"terminal_id\":\"%s\"", t);
+    }
+    snprintf(path, sizeof path, "/v1/orders/%s/refunds", h->pool[k]);
+    int len = snprintf(body, sizeof body, "{\"out_refund_no\":\"%s-r%llu\",\"amount\":1%s}", h->run_id,
+                       (unsigned long long)atomic_fetch_add(&h->refund_seq, 1), term);
+    httpc_resp r;
+    httpc_err e = httpc_request(hc, "POST", path, h->token, body, (size_t)len, &r);
+    if (e != HTTPC_OK) {
+        fail_transport(oc, e);
+        return;
+    }
+    oc->ok = r.status == 201 || r.status == 200;
+    if (!oc->ok)
+        lg_http_code(r.status, r.body, r.len, oc->code, sizeof oc->code);
+}
+
+static void count_kind(lg_http *h, int kind, const lg_outcome *oc)
+{
+    pthread_mutex_lock(&h->kinds_mu);
+    if (oc->ok)
+        h->kind_ok[kind]++;
+    else {
+        h->kind_failed[kind]++;
+        rep_codes_add(h->kind_codes[kind], &h->kind_ncodes[kind], oc->code[0] ? oc->code : "unknown", 1);
+    }
+    pthread_mutex_unlock(&h->kinds_mu);
+}
+
 static void http_op(void *ctx, void *p, uint64_t *rng, lg_outcome *oc)
 {
     lg_http *h = ctx;
@@ -509,6 +562,17 @@ static void http_op(void *ctx, void *p, uint64_t *rng, lg_outcome *oc)
     if (m == LG_MIXED) {
         uint64_t x = lg_rand(rng) % 10;
         m = x < 4 ? LG_CREATE : x < 9 ? LG_READ : LG_PAY;
+    } else if (m == LG_FULL) {
+        uint64_t x = lg_rand(rng) % 20;
+        int kind = x < 8 ? LG_CREATE : x < 15 ? LG_READ : x < 18 ? LG_PAY : LG_KIND_REFUND;
+        switch (kind) {
+        case LG_CREATE: do_create(h, ts->hc, rng, oc, h->terminals); break;
+        case LG_READ: do_read(h, ts->hc, rng, oc); break;
+        case LG_PAY: do_pay(h, ts->hc, oc); break;
+        default: do_refund(h, ts->hc, rng, oc); break;
+        }
+        count_kind(h, kind, oc);
+        return;
     }
     if (m == LG_CREATE && h->ab) {
         int64_t now = sk_mono_ms(), t0 = atomic_load(&h->ab_start_ms);
@@ -525,6 +589,31 @@ static void http_op(void *ctx, void *p, uint64_t *rng, lg_outcome *oc)
     case LG_PAY: do_pay(h, ts->hc, oc); break;
     default: break;
     }
+    count_kind(h, (int)m, oc);
+}
+
+json_t *lg_http_kinds_json(lg_http *h)
+{
+    static const char *names[LG_NKINDS] = {"create", "read", "pay", "refund"};
+    json_t *j = json_object();
+    pthread_mutex_lock(&h->kinds_mu);
+    for (int k = 0; k < LG_NKINDS; k++) {
+        json_t *e = json_object();
+        for (int c = 0; c < h->kind_ncodes[k]; c++)
+            json_object_set_new(e, h->kind_codes[k][c].code, json_integer(h->kind_codes[k][c].n));
+        json_object_set_new(j, names[k], json_pack("{s:I,s:I,s:o}", "ok", (json_int_t)h->kind_ok[k], "failed",
+                                                   (json_int_t)h->kind_failed[k], "errors", e));
+    }
+    pthread_mutex_unlock(&h->kinds_mu);
+    return j;
+}
+
+int64_t lg_http_failed_creates(lg_http *h)
+{
+    pthread_mutex_lock(&h->kinds_mu);
+    int64_t n = h->kind_failed[LG_CREATE];
+    pthread_mutex_unlock(&h->kinds_mu);
+    return n;
 }
 
 static int prefill(lg_http *h, int n)
@@ -546,7 +635,8 @@ static int prefill(lg_http *h, int n)
             snprintf(term, sizeof term, ",\"terminal_id\":\"%s\"", t);
         }
         int len = snprintf(body, sizeof body,
-                           "{\"merchant_id\":\"bench%d\",\"out_trade_no\":\"%s-p%d\",\"amount\":100,\"channel\":\"bench\"%s}",
+                           "{\"merchant_id\":\"bench%d\",\"out_trade_no\":\"%s-p%d\",\"amount\":100,\"channel\":\"bench\","
+                           "\"expire_seconds\":86400%s}",
                            m, h->run_id, i, term);
         httpc_resp r;
         httpc_err e = httpc_request(hc, "POST", "/v1/orders", h->token, body, (size_t)len, &r);
@@ -695,6 +785,7 @@ lg_http *lg_http_new(const char *url, const char *token, lg_mix mix, int merchan
     h->merchants = merchants > 0 ? merchants : 100;
     h->timeout_ms = timeout_ms;
     sk_strlcpy(h->run_id, run_id, sizeof h->run_id);
+    pthread_mutex_init(&h->kinds_mu, NULL);
     httpc *probe = httpc_new(url, timeout_ms);
     if (probe == NULL) {
         fprintf(stderr, "loadgen: bad url %s (want http://host:port)\n", url);
@@ -721,6 +812,7 @@ void lg_http_free(lg_http *h)
 {
     if (h == NULL)
         return;
+    pthread_mutex_destroy(&h->kinds_mu);
     free(h->pool);
     free(h);
 }
@@ -763,6 +855,40 @@ int lg_fetch_groups(const char *url, const char *token, int timeout_ms, rep_grou
         snprintf(err, cap, "GET %s/v1/groups: no groups in the answer", url);
         return -1;
     }
+    return 0;
+}
+
+int lg_poll_groups(httpc *hc, const char *token, const rep_groups *g, lg_groups_view *v)
+{
+    for (int i = 0; i < REP_MAX_GROUPS; i++)
+        sk_strlcpy(v->state[i], "UNKNOWN", REP_STATE_LEN);
+    v->outbox_pending = -1;
+    v->mirror_lag_ms = -1;
+    httpc_resp r;
+    if (httpc_request(hc, "GET", "/v1/groups", token, NULL, 0, &r) != HTTPC_OK || r.status != 200)
+        return -1;
+    json_t *j = json_loadb(r.body, r.len, 0, NULL);
+    size_t i;
+    json_t *grp;
+    int64_t pending = 0;
+    bool pending_known = false;
+    json_array_foreach(j ? json_object_get(j, "groups") : NULL, i, grp) {
+        int slot = rep_group_slot(g, (int)json_integer_value(json_object_get(grp, "id")));
+        const char *st = json_string_value(json_object_get(grp, "state"));
+        if (slot >= 0 && st)
+            sk_strlcpy(v->state[slot], st, REP_STATE_LEN);
+        json_t *p = json_object_get(grp, "outbox_pending");
+        if (json_is_integer(p)) {
+            pending += json_integer_value(p);
+            pending_known = true;
+        }
+    }
+    if (pending_known)
+        v->outbox_pending = pending;
+    json_t *lag = j ? json_object_get(j, "mirror_lag_ms") : NULL;
+    if (json_is_integer(lag))
+        v->mirror_lag_ms = json_integer_value(lag);
+    json_decref(j);
     return 0;
 }
 

@@ -24,9 +24,15 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "bench/report.h"
+#include "client/httpc.h"
 #include "common/sk.h"
 
-typedef enum { LG_CREATE, LG_READ, LG_PAY, LG_MIXED } lg_mix;
+/* LG_MIXED: 40 % create, 50 % read, 10 % pay. LG_FULL (the soak's): 40 %
+ * create, 35 % read, 15 % pay, 10 % refund (1 fen each, by the cashier from
+ * the order's terminal, of orders this run has paid). */
+typedef enum { LG_CREATE, LG_READ, LG_PAY, LG_MIXED, LG_FULL } lg_mix;
+#define LG_NKINDS 4            /* what one request was: LG_CREATE..LG_PAY, and refund */
+#define LG_KIND_REFUND 3
 
 /* What one operation produced. */
 typedef struct {
@@ -107,6 +113,12 @@ lg_http *lg_http_new(const char *url, const char *token, lg_mix mix, int merchan
  * lg_run; counts per arm (0 enforced, 1 not) afterwards. */
 void lg_http_set_ab(lg_http *h, bool on);
 void lg_http_ab_counts(const lg_http *h, int64_t ok[2], int64_t failed[2]);
+/* Per kind of request (LG_CREATE, LG_READ, LG_PAY, LG_KIND_REFUND): ok and
+ * failed counts and the failures' codes, as
+ * {"create":{"ok":n,"failed":n,"errors":{code:n}},"read":...}. New reference. */
+json_t *lg_http_kinds_json(lg_http *h);
+/* Failed creates so far (the soak's verdict). */
+int64_t lg_http_failed_creates(lg_http *h);
 void lg_http_free(lg_http *h);
 const lg_ops *lg_http_ops(lg_http *h);
 
@@ -120,6 +132,17 @@ void lg_http_code(int status, const char *body, size_t len, char *out, size_t ca
 /* Group ids from GET /v1/groups (first REP_MAX_GROUPS, in the API's order).
  * 0, or -1 with a message in err. */
 int lg_fetch_groups(const char *url, const char *token, int timeout_ms, rep_groups *out, char *err, size_t cap) SK_WUR;
+
+/* What one GET /v1/groups says, for a per-second poll (drill, soak). */
+typedef struct {
+    char state[REP_MAX_GROUPS][REP_STATE_LEN];   /* per group slot; "UNKNOWN" when the poll failed */
+    int64_t outbox_pending;                      /* summed over the groups; -1 unknown */
+    int64_t mirror_lag_ms;                       /* -1 unknown */
+} lg_groups_view;
+
+/* Poll GET /v1/groups on hc into *v (every field "unknown" on failure).
+ * 0, or -1 when the daemon did not answer 200. */
+int lg_poll_groups(httpc *hc, const char *token, const rep_groups *g, lg_groups_view *v);
 
 /* Result as JSON: requests, ok, failed, throughput_per_s, latency_ms
  * {p50,p95,p99,p999,max,mean}, errors {code:n}, share {group:fraction}. */

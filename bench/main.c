@@ -2,7 +2,7 @@
  * bench/main.c — skipbench: load generator for skipstored (spec §9).
  *
  *   skipbench --url URL --duration S --concurrency C [--rate R]
- *             --mix create|read|pay|mixed [--merchants N] [--json FILE]
+ *             --mix create|read|pay|mixed|full [--merchants N] [--json FILE]
  *             [--baseline] [--config FILE] [--timeout MS] [--token T] [--terminals-ab]
  *
  * Closed loop by default (C threads, one keep-alive connection each); open

@@ -279,17 +279,30 @@ static void xml_text(FILE *f, const char *s)
     }
 }
 
+/* One fault window on a panel: shaded, and labelled at its start when label != NULL. */
+static void shade(FILE *f, const panel *p, double from_s, double to_s, const char *label)
+{
+    double x0 = px(p, from_s);
+    double x1 = px(p, to_s >= 0 ? to_s : p->xmax);
+    fprintf(f, "<rect class=\"fault-window\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"#e15759\" fill-opacity=\"0.15\"/>\n",
+            x0, p->top, x1 - x0 < 1 ? 1 : x1 - x0, p->bottom - p->top);
+    if (label) {
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"9\" fill=\"#b03030\" transform=\"rotate(-90 %.1f %d)\">", x0 + 8,
+                p->bottom - 4, x0 + 8, p->bottom - 4);
+        xml_text(f, label);
+        fprintf(f, "</text>\n");
+    }
+}
+
 static void draw_frame(FILE *f, const rep_run *r, const panel *p, const char *title, const char *ylabel,
                        const char *yfmt_unit)
 {
     (void)yfmt_unit;
     /* fault window */
-    if (r->fault_at_s >= 0) {
-        double x0 = px(p, r->fault_at_s);
-        double x1 = px(p, r->recover_at_s >= 0 ? r->recover_at_s : p->xmax);
-        fprintf(f, "<rect class=\"fault-window\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"#e15759\" fill-opacity=\"0.15\"/>\n",
-                x0, p->top, x1 - x0, p->bottom - p->top);
-    }
+    if (r->fault_at_s >= 0)
+        shade(f, p, r->fault_at_s, r->recover_at_s, NULL);
+    for (int i = 0; i < r->nwindows; i++)
+        shade(f, p, r->windows[i].from_s, r->windows[i].to_s, r->windows[i].label);
     fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"14\" font-weight=\"bold\">", PL, p->top - 8);
     xml_text(f, title);
     fprintf(f, "</text>\n");
@@ -341,6 +354,28 @@ static double v_err(const rep_row *w) { return (double)w->failed; }
 static double v_p50(const rep_row *w) { return (double)w->p50_us / 1000.0; }
 static double v_p99(const rep_row *w) { return (double)w->p99_us / 1000.0; }
 
+/* An extra panel (rep_panel): its lines over the run's time axis, at pixel row top. */
+static void extra_panel(FILE *f, const rep_run *r, const rep_panel *e, int top, double xmax)
+{
+    double ymax = 0;
+    for (int l = 0; l < e->nlines; l++)
+        for (int i = 0; i < e->lines[l].n; i++)
+            if (e->lines[l].v[i] > ymax)
+                ymax = e->lines[l].v[i];
+    panel p = {.top = top + 40, .bottom = top + 220, .ymax = nice_top(ymax > 0 ? ymax : 1), .xmax = xmax};
+    draw_frame(f, r, &p, e->title, e->ylabel, "");
+    for (int l = 0; l < e->nlines; l++) {
+        const rep_line *ln = &e->lines[l];
+        const char *color = group_color(l);
+        fprintf(f, "<polyline class=\"extra-line\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", color,
+                ln->dashed ? " stroke-dasharray=\"5,3\"" : "");
+        for (int i = 0; i < ln->n; i++)
+            fprintf(f, "%.1f,%.1f ", px(&p, ln->t[i]), py(&p, ln->v[i]));
+        fprintf(f, "\"/>\n");
+        legend(f, PR + 12, p.top + 10, l, color, ln->label, ln->dashed);
+    }
+}
+
 char *rep_svg(const rep_run *r, const rep_summary *s)
 {
     char *buf = NULL;
@@ -348,7 +383,7 @@ char *rep_svg(const rep_run *r, const rep_summary *s)
     FILE *f = open_memstream(&buf, &len);
     if (f == NULL)
         return NULL;
-    const int H = 860;
+    const int H = 860 + 250 * r->npanels;
     double xmax = r->nrows > 0 ? r->nrows : 1;
     if (r->duration_s > xmax)
         xmax = r->duration_s;
@@ -444,6 +479,8 @@ char *rep_svg(const rep_run *r, const rep_summary *s)
         fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"#e15759\" fill-opacity=\"0.12\" "
                    "stroke=\"#e15759\" stroke-dasharray=\"4,3\"/>\n", x0, p3.top, x1 - x0, p3.bottom - p3.top);
     }
+    for (int i = 0; i < r->npanels; i++)
+        extra_panel(f, r, &r->panels[i], 870 + i * 250, xmax);
     fprintf(f, "</svg>\n");
     if (fclose(f) != 0) {
         free(buf);

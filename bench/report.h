@@ -61,6 +61,29 @@ void rep_sec_done(rep_sec *s, const rep_groups *g, int64_t lat_us, bool ok, cons
 /* Fill the row's percentiles from the histogram. */
 void rep_sec_close(rep_sec *s);
 
+/* A labelled stretch of time shaded on every panel (a soak's faults). */
+typedef struct {
+    double from_s, to_s;       /* seconds since start; to_s < 0 = still open at the end */
+    char label[32];            /* "kill g1", "redis", ... */
+} rep_window;
+
+/* One line of an extra panel: n points (t[i] seconds since start, v[i]). */
+#define REP_MAX_LINES 8
+typedef struct {
+    char label[32];
+    const double *t, *v;
+    int n;
+    bool dashed;
+} rep_line;
+
+/* An extra panel under the three of every run (a soak's resource samples). */
+typedef struct {
+    char title[96];
+    char ylabel[32];
+    rep_line lines[REP_MAX_LINES];
+    int nlines;
+} rep_panel;
+
 typedef struct {
     /* identity */
     char title[160];
@@ -77,6 +100,13 @@ typedef struct {
     int nrows;
     /* exact first acknowledged create per faulted group after recovery (s since start; < 0 none) */
     double back_at_s[REP_MAX_GROUPS];
+    /* optional (zeroed = none): more fault windows, shaded and labelled on
+     * every panel, and extra panels drawn under the three standard ones;
+     * borrowed, they must outlive rep_svg */
+    const rep_window *windows;
+    int nwindows;
+    const rep_panel *panels;
+    int npanels;
 } rep_run;
 
 typedef struct {
@@ -93,7 +123,8 @@ void rep_summarize(const rep_run *r, rep_summary *out);
 /* report.json: {"title","mode","groups","fault":{...},"rows":[...],"summary":{...}}. New reference. */
 json_t *rep_to_json(const rep_run *r, const rep_summary *s);
 
-/* The chart. Returns a malloc'd NUL-terminated SVG document (caller frees), NULL on OOM. */
+/* The chart: throughput/errors, latency, per-group share, then r->panels.
+ * Returns a malloc'd NUL-terminated SVG document (caller frees), NULL on OOM. */
 char *rep_svg(const rep_run *r, const rep_summary *s);
 
 #endif

@@ -32,22 +32,19 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "bench/report.h"
 #include "ctl/api.h"
 #include "ctl/ctl.h"
+#include "ctl/runio.h"
 #include "client/httpc.h"
 #include "bench/loadgen.h"
-
-#define FAULT_CMD_TIMEOUT_MS 60000
 
 typedef struct {
     /* options */
@@ -90,40 +87,11 @@ static bool daemon_mode(const drill *d)
     return strcmp(d->mode, "daemon-kill") == 0;
 }
 
-/* Run argv with a timeout (ms); 0 on exit status 0. */
-static int run_argv(char *const argv[], int64_t timeout_ms)
-{
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        int fd = fileno(stdout);
-        dup2(2, fd); /* keep the summary line alone on stdout */
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int64_t deadline = sk_mono_ms() + timeout_ms;
-    for (;;) {
-        int st;
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
-        if (r < 0 && errno != EINTR)
-            return -1;
-        if (sk_mono_ms() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            return -1;
-        }
-        usleep(20000);
-    }
-}
 
-/* Run PATH fault TARGET ACTION with a timeout; 0 on exit status 0. */
+/* `./dev fault TARGET ACTION` with a timeout (ctl/runio.h); 0 on exit status 0. */
 static int run_dev(drill *d, const char *target, const char *action)
 {
-    char *argv[] = {(char *)d->dev, "fault", (char *)target, (char *)action, NULL};
-    return run_argv(argv, FAULT_CMD_TIMEOUT_MS);
+    return ctl_dev_fault(d->dev, target, action);
 }
 
 static bool failover_mode(const drill *d)
@@ -142,7 +110,7 @@ static int failover_group(int g)
     self[n] = '\0';
     snprintf(gid, sizeof gid, "%d", g);
     char *argv[] = {self, "group", "failover", gid, NULL};
-    return run_argv(argv, 60000);
+    return ctl_run(argv, 60000);
 }
 
 static int fence_api(drill *d, int g, bool fence)
@@ -233,22 +201,10 @@ static void poll_groups(drill *d, int row)
 {
     if (row < 0 || row >= d->nstates)
         return;
-    httpc_resp r;
-    if (httpc_request(d->poll, "GET", "/v1/groups", d->token, NULL, 0, &r) != HTTPC_OK || r.status != 200) {
-        for (int i = 0; i < d->groups.n; i++)
-            sk_strlcpy(d->states[row][i], "UNKNOWN", REP_STATE_LEN);
-        return;
-    }
-    json_t *j = json_loadb(r.body, r.len, 0, NULL);
-    size_t i;
-    json_t *g;
-    json_array_foreach(j ? json_object_get(j, "groups") : NULL, i, g) {
-        int slot = rep_group_slot(&d->groups, (int)json_integer_value(json_object_get(g, "id")));
-        const char *st = json_string_value(json_object_get(g, "state"));
-        if (slot >= 0 && st)
-            sk_strlcpy(d->states[row][slot], st, REP_STATE_LEN);
-    }
-    json_decref(j);
+    lg_groups_view v;
+    (void)lg_poll_groups(d->poll, d->token, &d->groups, &v);   /* failed: every state "UNKNOWN" */
+    for (int i = 0; i < d->groups.n; i++)
+        sk_strlcpy(d->states[row][i], v.state[i], REP_STATE_LEN);
 }
 
 static void tick(void *ctx, lg_ctl *ctl, int t, double now)
@@ -294,18 +250,6 @@ static void usage(FILE *f)
                "       skipctl drill --mode daemon-kill [--daemon N] --at S --for S --duration S --rate R\n"
                "                     --out DIR [...]   (SIGKILL daemonN behind the balancer at --url;\n"
                "                     --timeout defaults to 15000 ms here)\n");
-}
-
-static int write_file(const char *path, const char *data)
-{
-    FILE *f = fopen(path, "w");
-    if (f == NULL)
-        return -1;
-    size_t n = strlen(data);
-    int rc = fwrite(data, 1, n, f) == n ? 0 : -1;
-    if (fclose(f) != 0)
-        rc = -1;
-    return rc;
 }
 
 int ctl_cmd_drill(int argc, char **argv)
@@ -486,7 +430,7 @@ int ctl_cmd_drill(int argc, char **argv)
     json_decref(j);
     char *svg = rep_svg(&run, &sum);
     snprintf(path, sizeof path, "%s/report.svg", out);
-    if (svg == NULL || write_file(path, svg) != 0) {
+    if (svg == NULL || ctl_write_file(path, svg) != 0) {
         fprintf(stderr, "skipctl drill: cannot write %s\n", path);
         wrc = 1;
     }

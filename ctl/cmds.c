@@ -10,6 +10,7 @@ static const struct ctl_cmd cmds[] = {
     {"fence", ctl_cmd_fence},
     {"unfence", ctl_cmd_unfence},
     {"drill", ctl_cmd_drill},
+    {"soak", ctl_cmd_soak},
     {"group", ctl_cmd_group},
     {"audit", ctl_cmd_audit},
     {"terminal", ctl_cmd_terminal},

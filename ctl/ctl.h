@@ -14,6 +14,7 @@ int ctl_cmd_status(int argc, char **argv);   /* ctl/cmd_status.c */
 int ctl_cmd_fence(int argc, char **argv);    /* ctl/cmd_fence.c */
 int ctl_cmd_unfence(int argc, char **argv);  /* ctl/cmd_fence.c */
 int ctl_cmd_drill(int argc, char **argv);    /* ctl/cmd_drill.c */
+int ctl_cmd_soak(int argc, char **argv);     /* ctl/cmd_soak.c */
 int ctl_cmd_group(int argc, char **argv);    /* ctl/cmd_group.c: group add / retire */
 int ctl_cmd_audit(int argc, char **argv);    /* ctl/cmd_audit.c */
 int ctl_cmd_terminal(int argc, char **argv); /* ctl/cmd_terminal.c */

@@ -70,7 +70,7 @@ END_TEST
 
 START_TEST(every_skipctl_command_has_a_page)
 {
-    static const char *const cmds[] = {"config", "order-no", "status", "fence", "unfence", "drill", "group", "audit"};
+    static const char *const cmds[] = {"config", "order-no", "status", "fence", "unfence", "drill", "soak", "group", "audit"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         const char *t = ctl_help_text(cmds[i]);
         ck_assert_msg(t != NULL, "skipctl %s has no page", cmds[i]);

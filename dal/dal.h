@@ -121,6 +121,10 @@ MYSQL *dal_connect(const dal_pool_opts *o, char *err, size_t errcap);
  * the deadline is abandoned: SK_ETIMEDOUT (outcome unknown), and the
  * connection must be released broken. */
 int64_t dal_set_deadline(int64_t deadline_ms);
+/* Whether an attempt timeout is tighter than the connection's own
+ * whole-second timeouts (Connector/C rounds them up to seconds): only then is
+ * the non-blocking path worth its cost (more syscalls per statement). */
+bool dal_deadline_pays(int attempt_ms, int connect_ms, int read_ms);
 
 /* Classify the last error on a connection (see top of file). */
 sk_status dal_classify(MYSQL *my);

@@ -56,7 +56,10 @@ static void gc_exec(void *ctx, sk_batch_item **items, int n)
         if (items[i]->take_by_ms > take_by)
             take_by = items[i]->take_by_ms;
     const dal_pool_opts *po = dal_pool_opts_of(p);
-    int64_t prev = dal_set_deadline(po->attempt_timeout_ms > 0 ? sk_mono_ms() + po->attempt_timeout_ms : 0);
+    int64_t prev = dal_set_deadline(
+        dal_deadline_pays(po->attempt_timeout_ms, po->connect_timeout_ms, po->read_timeout_ms)
+            ? sk_mono_ms() + po->attempt_timeout_ms
+            : 0);
     dal_conn *dc;
     sk_status st = dal_acquire(p, take_by, &dc);
     if (st != SK_OK) {

@@ -43,6 +43,12 @@ int64_t dal_set_deadline(int64_t deadline_ms)
     return prev;
 }
 
+bool dal_deadline_pays(int attempt_ms, int connect_ms, int read_ms)
+{
+    int64_t c = 1000LL * secs(connect_ms), r = 1000LL * secs(read_ms);
+    return attempt_ms > 0 && (attempt_ms < c || attempt_ms < r);
+}
+
 static bool bounded(MYSQL *my)
 {
     my_bool nb = 0;

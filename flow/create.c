@@ -204,8 +204,12 @@ static plan_outcome attempt(cctx *x, int g, bool needs_probe, const char *no, fl
     /* every MariaDB call of this attempt (connect, probe, insert, the
      * duplicate's read) ends by the attempt deadline: a hung primary costs a
      * create one db.attempt_timeout_ms before it moves on */
-    int64_t until = sk_mono_ms() + x->r->c->db_attempt_timeout_ms;
-    int64_t prev = dal_set_deadline(until < x->deadline ? until : x->deadline);
+    const conf *c = x->r->c;
+    int64_t until = sk_mono_ms() + c->db_attempt_timeout_ms;
+    int64_t prev = dal_set_deadline(dal_deadline_pays(c->db_attempt_timeout_ms, c->db_connect_timeout_ms,
+                                                      c->db_read_timeout_ms)
+                                        ? (until < x->deadline ? until : x->deadline)
+                                        : 0);
     if (!needs_probe && dal_pool_grouped(pool)) {
         r = insert_grouped(x, pool, g, &o, js, out);
         goto done;

@@ -13,6 +13,7 @@
 
 #include "common/sk.h"
 #include "dal/batch.h"
+#include "dal/dal.h"
 #include "unit.h"
 
 typedef struct {
@@ -256,6 +257,19 @@ START_TEST(test_bad_arguments)
 }
 END_TEST
 
+/* The non-blocking path is used only when the attempt timeout is tighter
+ * than the whole-second Connector/C timeouts (rounded up). */
+START_TEST(test_deadline_pays)
+{
+    ck_assert(dal_deadline_pays(250, 1000, 1000));
+    ck_assert(dal_deadline_pays(999, 1000, 1000));
+    ck_assert(!dal_deadline_pays(1000, 1000, 1000));
+    ck_assert(!dal_deadline_pays(2000, 1000, 1500)); /* 1500 ms is 2 s for Connector/C */
+    ck_assert(dal_deadline_pays(1500, 1000, 1500));
+    ck_assert(!dal_deadline_pays(0, 1000, 1000));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("batch");
@@ -267,6 +281,7 @@ int main(void)
     tcase_add_test(tc, test_queue_bound);
     tcase_add_test(tc, test_withdrawal);
     tcase_add_test(tc, test_bad_arguments);
+    tcase_add_test(tc, test_deadline_pays);
     suite_add_tcase(s, tc);
     return ut_run(s);
 }

@@ -20,11 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (memchr(data, 0, size) != NULL || size > 8192)
         return 0;
-    char *s = malloc(size + 1);
-    if (s == NULL)
-        abort();
-    memcpy(s, data, size);
-    s[size] = '\0';
+    char *s = fz_strdup(data, size);
     auth_header h;
     sk_status st = auth_parse_header(s, &h);
     if (st == SK_OK) {

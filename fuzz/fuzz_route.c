@@ -27,11 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (memchr(data, 0, size) != NULL || size > 4 * ROUTE_TARGET_MAX)
         return 0;
-    char *s = malloc(size + 1);
-    if (s == NULL)
-        abort();
-    memcpy(s, data, size);
-    s[size] = '\0';
+    char *s = fz_strdup(data, size);
     route_target t;
     const char *why = NULL;
     sk_status st = route_parse(s, &t, &why);

@@ -78,6 +78,7 @@ typedef struct {
     int nsamples, capsamples;
     double next_sample_s;
     int64_t start_mono_ms;
+    char since[16];           /* YYYYMMDDHHMMSS (UTC) of the start: how this run's order numbers begin */
     _Atomic bool stop;
     pthread_t th;
     bool th_started;
@@ -317,7 +318,11 @@ static void tick(void *ctx, lg_ctl *ctl, int t, double now)
 /* ---------------------------------------------------------------- audit */
 
 /* `skipctl audit --json` (this program) into DIR/audit.json. Sets problems
- * other than orphans and orphans (-1 when the audit could not be read). */
+ * other than orphans and orphans (-1 when the audit could not be read). The
+ * verdict judges this run: a problem of an order numbered before the soak
+ * started (an order number begins with its UTC creation second) is older
+ * than the run — left by earlier tests or traffic on a shared cluster — and is
+ * reported on stderr, not counted. Audit errors always count. */
 static void run_audit(const soak *s, const char *out, int64_t *problems, int64_t *orphans)
 {
     *problems = *orphans = -1;
@@ -346,15 +351,27 @@ static void run_audit(const soak *s, const char *out, int64_t *problems, int64_t
         json_decref(j);
         return;
     }
-    int64_t total = (int64_t)json_array_size(json_object_get(j, "errors"));
+    int64_t total = (int64_t)json_array_size(json_object_get(j, "errors")), older = 0;
     const char *key;
     json_t *arr;
     json_object_foreach(p, key, arr) {
         if (strcmp(key, "orphan") == 0)
             *orphans = (int64_t)json_array_size(arr);
-        else if (strcmp(key, "fixed") != 0)
-            total += (int64_t)json_array_size(arr);
+        else if (strcmp(key, "fixed") != 0) {
+            size_t i;
+            json_t *e;
+            json_array_foreach(arr, i, e) {
+                const char *no = json_string_value(json_object_get(e, "order_no"));
+                if (no != NULL && strlen(no) >= 14 && strncmp(no, s->since, 14) < 0)
+                    older++;
+                else
+                    total++;
+            }
+        }
     }
+    if (older > 0)
+        fprintf(stderr, "soak: audit: %lld problem(s) on orders numbered before this run (not judged; see %s)\n",
+                (long long)older, path);
     *problems = total;
     if (*orphans < 0)
         *orphans = 0;
@@ -475,7 +492,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: skipctl soak [--duration 30m] [--rate N] [--fault-every 3m] [--fault-for 20s]\n"
                "                    [--faults kill,stop,readonly,partition,redis,mirror] [--baseline-at 5m]\n"
                "                    [--sample-every 10s] [--out DIR] [--url URL] [--dev PATH] [--run DIR]\n"
-               "                    [--median-window 60s] [--concurrency C] [--timeout MS] [--no-audit]\n");
+               "                    [--median-window 60s] [--tolerance PCT] [--concurrency C] [--timeout MS] [--no-audit]\n");
 }
 
 static int parse_kinds(soak *s, const char *list)
@@ -506,6 +523,7 @@ int ctl_cmd_soak(int argc, char **argv)
     const char *out = NULL, *kinds = "kill,stop,readonly,partition,redis,mirror";
     int concurrency = 0, timeout_ms = 5000;
     bool audit = true, bad = false;
+    double tolerance_pct = 10; /* --tolerance: allowed growth of RSS, threads, fds */
     static const struct option opts[] = {
         {"duration", required_argument, NULL, 'd'}, {"rate", required_argument, NULL, 'r'},
         {"fault-every", required_argument, NULL, 'e'}, {"fault-for", required_argument, NULL, 'f'},
@@ -514,7 +532,7 @@ int ctl_cmd_soak(int argc, char **argv)
         {"url", required_argument, NULL, 'u'}, {"dev", required_argument, NULL, 'v'},
         {"run", required_argument, NULL, 'R'}, {"concurrency", required_argument, NULL, 'c'},
         {"timeout", required_argument, NULL, 'T'}, {"no-audit", no_argument, NULL, 'A'},
-        {"median-window", required_argument, NULL, 'w'},
+        {"median-window", required_argument, NULL, 'w'}, {"tolerance", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int ch;
     optind = 1;
@@ -535,6 +553,7 @@ int ctl_cmd_soak(int argc, char **argv)
         case 'c': concurrency = atoi(optarg); break;
         case 'T': timeout_ms = atoi(optarg); break;
         case 'A': audit = false; break;
+        case 'L': tolerance_pct = atof(optarg); bad |= !(tolerance_pct >= 0 && tolerance_pct <= 1000); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -603,6 +622,12 @@ int ctl_cmd_soak(int argc, char **argv)
                     "baseline at %.0f s, out %s\n",
             run_id, s.duration_s, rate, s.every_s, s.for_s, kinds, s.sample_s, baseline, out);
     s.start_mono_ms = sk_mono_ms() + 20; /* lg_run starts its clock 20 ms after the call */
+    {
+        time_t t0 = time(NULL) - 1;
+        struct tm tm0;
+        gmtime_r(&t0, &tm0);
+        strftime(s.since, sizeof s.since, "%Y%m%d%H%M%S", &tm0);
+    }
     if (pthread_create(&s.th, NULL, fault_thread, &s) == 0)
         s.th_started = true;
     else
@@ -635,7 +660,7 @@ int ctl_cmd_soak(int argc, char **argv)
         win[i].to_s = s.faults[i].to_s;
         sk_strlcpy(win[i].label, s.faults[i].label, sizeof win[i].label);
     }
-    soak_limits lim = {.baseline_s = baseline, .window_s = window, .settle_s = s.sample_s, .tolerance = 0.10,
+    soak_limits lim = {.baseline_s = baseline, .window_s = window, .settle_s = s.sample_s, .tolerance = tolerance_pct / 100.0,
                        .faults = win, .nfaults = win ? s.nfaults : 0};
     soak_verdict v;
     soak_judge(s.samples, s.nsamples, &lim, failed_creates, audit ? problems : 0, audit ? orphans : 0, &v);

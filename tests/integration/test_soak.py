@@ -36,6 +36,11 @@ def test_short_soak_passes(env, db, tmp_path, restore_cluster):
     out = tmp_path / "soak"
     cmd = [str(exe), "soak", "--duration", "90s", "--rate", "30", "--fault-every", "20s", "--fault-for", "6s",
            "--faults", "kill,partition,redis", "--baseline-at", "8s", "--median-window", "10s", "--sample-every", "2s",
+           # 90 s on a cluster that may be fresh is warm-up dominated (allocator
+           # arenas, caches: +10-40 % RSS in the first minutes); flat resources are
+           # the 30-minute soak's verdict (docs/soak.md). Here: a leak of the size
+           # that matters in 90 s (threads or fds, or RSS doubling) still fails.
+           "--tolerance", "100",
            "--out", str(out), "--dev", str(REPO / "dev")]
     p = subprocess.run(cmd, cwd=REPO, env=child_env(env), stdin=subprocess.DEVNULL, capture_output=True, text=True,
                        timeout=240)

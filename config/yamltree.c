@@ -2,6 +2,7 @@
  * config/yamltree.c — phase 1 of the config loader; see yamltree.h.
  */
 #include "config/yamltree.h"
+#include "common/utf8.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -32,17 +33,35 @@ int yt_fail(errsink *e, int line, const char *fmt, ...)
     return -1;
 }
 
-/* Printable, bounded rendering of user text for messages: control bytes
- * become '?', more than `max` bytes are cut with "...". */
+/* Printable, bounded rendering of user text for messages: control bytes and
+ * bytes that are not UTF-8 become '?', more than `max` bytes are cut with
+ * "..." — on a character boundary, so the message stays valid UTF-8 (fuzz_conf
+ * found a cut through an em dash). */
 const char *yt_show(const char *s, size_t len, char *buf, size_t cap, size_t max)
 {
-    size_t o = 0;
+    size_t o = 0, full = len;
     bool cut = len > max;
     if (cut)
         len = max;
-    for (size_t i = 0; i < len && o + 4 < cap; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        buf[o++] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+    if (cap == 0)
+        return buf;
+    for (size_t i = 0; i < len;) {
+        const unsigned char *p = (const unsigned char *)s + i;
+        size_t n = utf8_char_len(p, len - i);
+        if (n == 0 && cut && utf8_char_len(p, full - i) > 0)
+            break; /* a character cut by `max`: end before it */
+        if (n <= 1) {
+            if (o + 4 >= cap)
+                break;
+            buf[o++] = (n == 0 || *p < 0x20 || *p == 0x7f) ? '?' : (char)*p;
+            i++;
+            continue;
+        }
+        if (o + n + 3 >= cap)
+            break;
+        memcpy(buf + o, p, n);
+        o += n;
+        i += n;
     }
     if (cut && o + 4 <= cap) {
         memcpy(buf + o, "...", 3);

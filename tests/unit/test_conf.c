@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/tz.h"
+#include "common/utf8.h"
 #include "config/conf.h"
 
 #ifndef SKIP_SOURCE_DIR
@@ -1318,6 +1319,35 @@ START_TEST(conf_free_null_is_a_no_op)
 }
 END_TEST
 
+/* fuzz_conf (long run of 2 Dec 2026): an over-long bad value was cut in the
+ * middle of a multi-byte character ("\342..."), so the error text was not
+ * UTF-8. The message must stay valid UTF-8 and say where it was cut. */
+START_TEST(error_text_is_cut_on_a_character_boundary)
+{
+    static const char y[] = "db:\n  name: s\n  user: u\ngroups:\n  - id: 1\n    primary: \"h:1\"\nprober:\n"
+                            "  fresh_ms: 99999# ipstor2147483648e configuration \342\200\224 every .600\n";
+    for (size_t cap = 8; cap <= CONF_ERR_MAX; cap++) {
+        char err[CONF_ERR_MAX];
+        conf *c = conf_load_string("fz.yaml", y, sizeof y - 1, err, cap);
+        ck_assert_ptr_null(c);
+        ck_assert_msg(utf8_valid(err, strlen(err)), "cap %zu: not UTF-8: %s", cap, err);
+    }
+    char err[CONF_ERR_MAX];
+    ck_assert_ptr_null(conf_load_string("fz.yaml", y, sizeof y - 1, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "prober.fresh_ms"));
+    ck_assert_ptr_nonnull(strstr(err, "...'"));
+    /* a value cut right after a whole character keeps it */
+    static const char z[] = "db:\n  name: s\n  user: u\ngroups:\n  - id: 1\n    primary: \"h:1\"\nprober:\n"
+                            "  fresh_ms: \303\251\303\251\303\251\303\251\303\251\303\251\303\251\303\251"
+                            "\303\251\303\251\303\251\303\251\303\251\303\251\303\251\303\251"
+                            "\303\251\303\251\303\251\303\251\303\251\303\251\303\251\303\251"
+                            "\303\251\303\251\303\251\303\251\303\251\303\251\303\251\303\251x\n";
+    ck_assert_ptr_null(conf_load_string("fz.yaml", z, sizeof z - 1, err, sizeof err));
+    ck_assert_msg(utf8_valid(err, strlen(err)), "not UTF-8: %s", err);
+    ck_assert_ptr_nonnull(strstr(err, "\303\251..."));
+}
+END_TEST
+
 /* spec §10: order events are signed; the key is required with auth on */
 START_TEST(event_key_rule)
 {
@@ -1383,6 +1413,7 @@ static Suite *conf_suite(void)
     int nbad = (int)(sizeof bad / sizeof bad[0]);
     tcase_add_loop_test(b, bad_input_fails_at_line_with_message, 0, nbad);
     tcase_add_loop_test(b, bad_input_without_error_buffer_does_not_crash, 0, nbad);
+    tcase_add_test(b, error_text_is_cut_on_a_character_boundary);
     tcase_add_test(b, embedded_nul_in_input_is_an_error);
     tcase_add_test(b, empty_input_reports_missing_required_keys);
     tcase_add_test(b, deep_nesting_is_rejected_cleanly);

@@ -153,6 +153,10 @@ static const struct { const char *name, *text; } refusals[FO_R_MAX] = {
     [FO_R_BEHIND_OTHER] = {"BEHIND_OTHER", "another replica holds transactions the candidate lacks"},
     [FO_R_DIVERGED] = {"DIVERGED", "the replicas hold different transactions (GTID positions diverge)"},
     [FO_R_TO_UNKNOWN] = {"TO_UNKNOWN", "--to does not name a replica of the group"},
+    [FO_R_UNPROVEN] = {"UNPROVEN",
+                       "the old primary stopped answering too long after its last semi-sync-acknowledged "
+                       "heartbeat (longer than its semi-sync timeout): it may have fallen back to asynchronous "
+                       "replication and acknowledged commits the replicas never received"},
 };
 
 const char *fo_refusal_name(fo_refusal r) { return r < FO_R_MAX ? refusals[r].name : "?"; }
@@ -223,7 +227,10 @@ fo_choice fo_choose(fo_primary_state p, const fo_replica *r, int n, const fo_evi
             return refuse(FO_R_NO_EVIDENCE, -1);
         if (!ev->semi_sync_on)
             return refuse(FO_R_ASYNC, -1);
-        if (!fo_gtid_covers(&r[cand].received, &ev->binlog))
+        int64_t down = ev->down_ms > 0 ? ev->down_ms : ev->now_ms;
+        if (ev->quiet_ms <= 0 || ev->timeout_ms <= 0 || down - ev->quiet_ms >= ev->timeout_ms)
+            return refuse(FO_R_UNPROVEN, -1);
+        if (!fo_gtid_covers(&r[cand].received, &ev->quiet))
             return refuse(FO_R_MISSING, cand);
     }
     return (fo_choice){.why = FO_OK, .chosen = cand, .culprit = -1};

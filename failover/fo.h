@@ -81,13 +81,28 @@ typedef struct {
 } fo_replica;
 
 /* The last observation of the old primary by a prober (Redis skip:fo:ev:G):
- * semi-sync state and binary log position while it was alive. */
+ * semi-sync state and binary log position while it was alive, and the
+ * "quiet point" that bounds when it could have fallen back to asynchronous
+ * replication (docs/failover.md "What proves a replica complete"). */
 typedef struct {
     bool known;            /* a record exists for this primary address */
     bool semi_sync_on;     /* Rpl_semi_sync_master_status was ON */
     int64_t no_tx;         /* Rpl_semi_sync_master_no_tx at that moment */
     int64_t at_ms;         /* wall clock of the observation */
     fo_gtid binlog;        /* @@gtid_binlog_pos of the primary then */
+    /* The start (wall ms) of the latest probe whose heartbeat transaction
+     * committed and was followed by semi-sync ON: everything binlogged before
+     * that heartbeat is on the replica, and any later fall-back to async needs
+     * a commit that began waiting after it, so it cannot happen before
+     * quiet_ms + timeout_ms. 0 = none seen. */
+    int64_t quiet_ms;
+    fo_gtid quiet;         /* the heartbeat's own GTID (@@last_gtid) */
+    int64_t timeout_ms;    /* @@rpl_semi_sync_master_timeout of the primary */
+    /* Wall ms by which the primary had stopped answering: the end of the
+     * earliest failed probe after the last successful one (Redis
+     * skip:fo:down:G:<node>); 0 = unknown, then the time of the check. */
+    int64_t down_ms;
+    int64_t now_ms;        /* wall clock of the check */
 } fo_evidence;
 
 /* ---------------- the decision ---------------- */
@@ -107,6 +122,7 @@ typedef enum {
     FO_R_BEHIND_OTHER,      /* another replica holds more than the candidate */
     FO_R_DIVERGED,          /* replicas hold different transactions */
     FO_R_TO_UNKNOWN,        /* --to is not a replica of the group */
+    FO_R_UNPROVEN,          /* the primary may have fallen back to async before it died */
     FO_R_MAX
 } fo_refusal;
 
@@ -124,13 +140,15 @@ typedef struct {
  * Choose the replica to promote and check that it provably holds every
  * transaction the old primary acknowledged (docs/failover.md):
  *   - the primary is dead (not answering; a read-only answer is a restart);
- *   - the old primary was last seen with semi-sync ON (evidence), so every
- *     acknowledged commit had reached a replica's relay log;
- *   - the candidate received at least the primary's last observed binlog
- *     position and has applied all it received with its SQL thread running;
+ *   - the old primary was last seen with semi-sync ON (evidence) and stopped
+ *     answering less than its semi-sync timeout after its last quiet point,
+ *     so it cannot have fallen back to async before it died: every commit it
+ *     made visible had reached a replica's relay log;
+ *   - the candidate received the quiet point's heartbeat transaction and has
+ *     applied all it received with its SQL thread running;
  *   - the candidate holds every transaction any other reachable replica
  *     holds (the most advanced by GTID; `to` (NULL = choose) must be it).
- * require_evidence=false skips the two evidence rules (--force-async).
+ * require_evidence=false skips the evidence rules (--force-async).
  */
 fo_choice fo_choose(fo_primary_state p, const fo_replica *r, int n, const fo_evidence *ev, const char *to,
                     bool require_evidence);

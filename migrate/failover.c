@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "failover/fo.h"
+#include "selector/sel.h"
 #include "order/order.h"
 
 #define FO_DB_TIMEOUT_MS 3000
@@ -225,25 +226,70 @@ static void observe_replica(fr *f, const char *addr, fo_replica *r, char *why, s
     mysql_close(my);
 }
 
-/* The last prober record of `primary` (Redis skip:fo:ev:G). */
-static void load_evidence(fr *f, const char *primary, fo_evidence *ev)
+/* Split s at '|' into at most n fields, keeping empty ones; returns the count. */
+static int split_bars(char *s, char **f, int n)
 {
-    memset(ev, 0, sizeof *ev);
-    redisReply *x = f->kv ? kv_cmd(f->kv, "GET skip:fo:ev:%d", f->o->group) : NULL;
-    if (x && x->type == REDIS_REPLY_STRING) {
-        char buf[600], *save = NULL;
-        sk_strlcpy(buf, x->str, sizeof buf);
-        char *p = strtok_r(buf, "|", &save), *on = strtok_r(NULL, "|", &save), *ntx = strtok_r(NULL, "|", &save),
-             *at = strtok_r(NULL, "|", &save), *gt = strtok_r(NULL, "|", &save);
-        if (p && on && ntx && at && strcmp(p, primary) == 0 && fo_gtid_parse(gt ? gt : "", &ev->binlog) == 0) {
-            ev->known = true;
-            ev->semi_sync_on = strcmp(on, "1") == 0;
-            ev->no_tx = strtoll(ntx, NULL, 10);
-            ev->at_ms = strtoll(at, NULL, 10);
+    int k = 0;
+    while (k < n) {
+        f[k++] = s;
+        char *bar = strchr(s, '|');
+        if (bar == NULL)
+            break;
+        *bar = '\0';
+        s = bar + 1;
+    }
+    return k;
+}
+
+/* The earliest end of a failed probe of `primary` after the last successful
+ * sample (after_ms), over every daemon's field of skip:fo:down:G; 0 = none. */
+static int64_t load_down(fr *f, const char *primary, int64_t after_ms)
+{
+    int64_t best = 0;
+    redisReply *x = f->kv ? kv_cmd(f->kv, "HGETALL skip:fo:down:%d", f->o->group) : NULL;
+    for (size_t i = 1; x && x->type == REDIS_REPLY_ARRAY && i < x->elements; i += 2) {
+        const redisReply *v = x->element[i];
+        char buf[400], *fl[2];
+        if (v->type != REDIS_REPLY_STRING)
+            continue;
+        sk_strlcpy(buf, v->str, sizeof buf);
+        if (split_bars(buf, fl, 2) == 2 && strcmp(fl[0], primary) == 0) {
+            int64_t at = strtoll(fl[1], NULL, 10);
+            if (at >= after_ms && (best == 0 || at < best))
+                best = at;
         }
     }
     if (x)
         freeReplyObject(x);
+    return best;
+}
+
+/* The last prober record of `primary` (Redis skip:fo:ev:G, written by
+ * prober/prober.c record_evidence) and the failed-probe marks after it. */
+static void load_evidence(fr *f, const char *primary, fo_evidence *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->now_ms = sk_now_ms();
+    redisReply *x = f->kv ? kv_cmd(f->kv, "GET skip:fo:ev:%d", f->o->group) : NULL;
+    if (x && x->type == REDIS_REPLY_STRING) {
+        char buf[800], *fl[8];
+        sk_strlcpy(buf, x->str, sizeof buf);
+        int n = split_bars(buf, fl, 8);
+        if (n >= 5 && strcmp(fl[0], primary) == 0 && fo_gtid_parse(fl[4], &ev->binlog) == 0) {
+            ev->known = true;
+            ev->semi_sync_on = strcmp(fl[1], "1") == 0;
+            ev->no_tx = strtoll(fl[2], NULL, 10);
+            ev->at_ms = strtoll(fl[3], NULL, 10);
+            if (n == 8 && fo_gtid_parse(fl[6], &ev->quiet) == 0) {
+                ev->quiet_ms = strtoll(fl[5], NULL, 10);
+                ev->timeout_ms = strtoll(fl[7], NULL, 10);
+            }
+        }
+    }
+    if (x)
+        freeReplyObject(x);
+    if (ev->known)
+        ev->down_ms = load_down(f, primary, ev->at_ms);
 }
 
 /* ---------------- steps ---------------- */
@@ -279,9 +325,18 @@ static int check(fr *f)
                           reps[ch.culprit].addr, fo_gtid_format(&reps[ch.culprit].received, a, sizeof a),
                           fo_gtid_format(&reps[ch.culprit].applied, b, sizeof b), why[ch.culprit][0] ? ", " : "",
                           why[ch.culprit]);
-        if ((ch.why == FO_R_MISSING || ch.why == FO_R_ASYNC) && n > 0 && (size_t)n < sizeof f->err)
-            snprintf(f->err + n, sizeof f->err - (size_t)n, " [old primary last seen at binlog %s, semi-sync %s]",
-                     fo_gtid_format(&ev.binlog, e, sizeof e), ev.semi_sync_on ? "ON" : "OFF");
+        if ((ch.why == FO_R_MISSING || ch.why == FO_R_ASYNC || ch.why == FO_R_UNPROVEN) && n > 0 &&
+            (size_t)n < sizeof f->err) {
+            char q[512];
+            int64_t down = ev.down_ms > 0 ? ev.down_ms : ev.now_ms;
+            snprintf(f->err + n, sizeof f->err - (size_t)n,
+                     " [old primary last seen at binlog %s, semi-sync %s; last acknowledged heartbeat %s; "
+                     "stopped answering %lld ms after it%s; semi-sync timeout %lld ms]",
+                     fo_gtid_format(&ev.binlog, e, sizeof e), ev.semi_sync_on ? "ON" : "OFF",
+                     ev.quiet_ms > 0 ? fo_gtid_format(&ev.quiet, q, sizeof q) : "none",
+                     ev.quiet_ms > 0 ? (long long)(down - ev.quiet_ms) : -1LL,
+                     ev.down_ms > 0 ? "" : " (no failed-probe record: counted to now)", (long long)ev.timeout_ms);
+        }
         return -1;
     }
     const fo_replica *c = &reps[ch.chosen];
@@ -292,9 +347,12 @@ static int check(fr *f)
         if (i != ch.chosen)
             sk_strlcpy(f->others[f->nothers++], g->replicas[i], sizeof f->others[0]);
     fo_gtid_format(&c->applied, f->promoted_gtid, sizeof f->promoted_gtid);
-    say(f, "group %d: primary %s is dead; promoting %s (applied %s; old primary last seen at %s, semi-sync %s)",
+    say(f, "group %d: primary %s is dead; promoting %s (applied %s; old primary last seen at %s, semi-sync %s, "
+        "stopped answering %lld ms after its last acknowledged heartbeat, timeout %lld ms)",
         f->o->group, f->old_primary, f->new_primary, f->promoted_gtid, fo_gtid_format(&ev.binlog, e, sizeof e),
-        ev.known ? (ev.semi_sync_on ? "ON" : "OFF") : "unknown");
+        ev.known ? (ev.semi_sync_on ? "ON" : "OFF") : "unknown",
+        ev.quiet_ms > 0 ? (long long)((ev.down_ms > 0 ? ev.down_ms : ev.now_ms) - ev.quiet_ms) : -1LL,
+        (long long)ev.timeout_ms);
     return 0;
 }
 
@@ -321,10 +379,28 @@ static int promote(fr *f)
         rc = run_sql(f, my, f->new_primary, "STOP SLAVE");
     if (rc == 0 && st == SK_OK)
         rc = run_sql(f, my, f->new_primary, "RESET SLAVE ALL");
+    /* No replica follows it yet: semi-sync off, so its first commits do not
+     * each wait rpl_semi_sync_master_timeout for an acknowledgement nobody can
+     * send (wait_no_slave). repoint() and `group rejoin` turn it on again once
+     * a replica follows; until then the prober's evidence says OFF and a
+     * second failover is refused (ASYNC) — which is the truth. */
     if (rc == 0)
-        rc = run_sql(f, my, f->new_primary, "SET GLOBAL rpl_semi_sync_master_enabled = ON");
+        rc = run_sql(f, my, f->new_primary, "SET GLOBAL rpl_semi_sync_master_enabled = OFF");
     if (rc == 0)
         rc = run_sql(f, my, f->new_primary, "SET GLOBAL read_only = OFF");
+    mysql_close(my);
+    return rc;
+}
+
+/* Semi-sync of `addr` as a primary: on when a replica follows it (commits
+ * wait for its acknowledgement), off when none does. */
+static int semi_sync_set(fr *f, const char *addr, bool on)
+{
+    MYSQL *my = mu_connect(&f->o->m, f->c, addr, false, FO_DB_TIMEOUT_MS, f->err, sizeof f->err);
+    if (my == NULL)
+        return -1;
+    int rc = run_sql(f, my, addr,
+                     on ? "SET GLOBAL rpl_semi_sync_master_enabled = ON" : "SET GLOBAL rpl_semi_sync_master_enabled = OFF");
     mysql_close(my);
     return rc;
 }
@@ -344,6 +420,11 @@ static int repoint(fr *f)
         snprintf(f->err, sizeof f->err, "bad address %s", f->new_primary);
         return -1;
     }
+    /* semi-sync on before the replicas connect (a dump thread started while it
+     * is off stays asynchronous); off again if none of them follows */
+    if (f->nothers > 0 && semi_sync_set(f, f->new_primary, true) < 0)
+        return -1;
+    int following = 0;
     for (int i = 0; i < f->nothers; i++) {
         char err[256];
         MYSQL *my = mu_connect(&f->o->m, f->c, f->others[i], false, FO_DB_TIMEOUT_MS, err, sizeof err);
@@ -362,7 +443,10 @@ static int repoint(fr *f)
         mysql_close(my);
         if (rc < 0)
             return -1;
+        following++;
     }
+    if (f->nothers > 0 && following == 0 && semi_sync_set(f, f->new_primary, false) < 0)
+        return -1;
     /* the old primary, should it answer (a partition, not a death): read-only now */
     char err[256];
     MYSQL *old = mu_connect(&f->o->m, f->c, f->old_primary, false, 1000, err, sizeof err);
@@ -421,30 +505,19 @@ static int configure(fr *f)
     return mu_conf_write(f->c->path, f->c, f->err, sizeof f->err);
 }
 
-/* The group's failure counters (skip:fail:G:*) counted the dead primary: with
- * a healthy new primary they would keep the group SKIPPED for new orders
- * until the window rolls over. Best effort, bounded (SCAN, 100 rounds). */
+/* The shared failure counters are keyed by the primary (sel_fail_key), so the
+ * new primary starts from zero — unless it was this group's primary earlier in
+ * the window (a fail-back), when its old failures would keep the group
+ * SKIPPED: delete its counters of this window and its neighbours. */
 static void reset_failure_counters(fr *f)
 {
-    char cursor[32] = "0", pat[48];
-    snprintf(pat, sizeof pat, "skip:fail:%d:*", f->o->group);
-    for (int round = 0; f->kv && round < 100; round++) {
-        redisReply *x = kv_cmd(f->kv, "SCAN %s MATCH %s COUNT 1000", cursor, pat);
-        if (x == NULL || x->type != REDIS_REPLY_ARRAY || x->elements != 2 || x->element[0]->type != REDIS_REPLY_STRING) {
-            if (x)
-                freeReplyObject(x);
-            return;
-        }
-        sk_strlcpy(cursor, x->element[0]->str, sizeof cursor);
-        const redisReply *keys = x->element[1];
-        for (size_t i = 0; keys->type == REDIS_REPLY_ARRAY && i < keys->elements; i++) {
-            redisReply *d = kv_cmd(f->kv, "DEL %s", keys->element[i]->str);
-            if (d)
-                freeReplyObject(d);
-        }
-        freeReplyObject(x);
-        if (strcmp(cursor, "0") == 0)
-            return;
+    int64_t w = sel_window_index(sk_now_ms() / 1000, f->c->window_s);
+    for (int64_t i = w - 1; f->kv && i <= w + 1; i++) {
+        char key[96];
+        sel_fail_key(key, sizeof key, f->o->group, f->new_primary, f->c->window_s, i);
+        redisReply *d = kv_cmd(f->kv, "DEL %s", key);
+        if (d)
+            freeReplyObject(d);
     }
 }
 
@@ -803,6 +876,13 @@ int mig_rejoin(const mig_rejoin_opts *o)
              host, port, qu, qp);
     free(qu);
     free(qp);
+    /* semi-sync on the primary before the replica connects: a binlog dump
+     * thread started while it is off stays asynchronous */
+    static const char semi_on[] = "SET GLOBAL rpl_semi_sync_master_enabled = ON";
+    if (dal_exec(np, semi_on, sizeof semi_on - 1) != SK_OK) {
+        snprintf(err, sizeof err, "%s: %s: %s", g->primary, semi_on, mysql_error(np));
+        goto out;
+    }
     const char *steps[] = {"STOP SLAVE", "RESET SLAVE ALL", discard ? "RESET MASTER" : "DO 0", pos, sql,
                            "START SLAVE"};
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
@@ -828,6 +908,24 @@ int mig_rejoin(const mig_rejoin_opts *o)
                  o->addr, g->primary);
         goto out;
     }
+    /* semi-sync on the primary again: its commits wait for this replica */
+    /* semi-sync ON: the primary acknowledges commits only once this replica has
+     * them again (it turns ON at the replica's first acknowledgement; the
+     * prober's heartbeat commits every probe interval) */
+    t0 = sk_mono_ms();
+    bool semi = false;
+    while (!semi && sk_mono_ms() - t0 < 10000) {
+        char v[1][DAL_CELL];
+        semi = dal_query_row(np, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE "
+                                 "VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_STATUS'", v, 1) == SK_OK &&
+               strcmp(v[0], "ON") == 0;
+        if (!semi)
+            sk_sleep_ms(100);
+    }
+    if (!semi)
+        fprintf(stderr, "skipctl: warning: %s replicates from %s but semi-sync is not ON after 10 s: a failover of "
+                        "the group is refused (ASYNC) until it is; check Rpl_semi_sync_master_clients\n",
+                o->addr, g->primary);
     /* config: a replica again, no longer a former primary */
     former_remove(g, fi);
     if (g->nreplicas < CONF_MAX_REPLICAS && set_str(&g->replicas[g->nreplicas], o->addr) == 0)

@@ -22,6 +22,11 @@ typedef struct {
     bool started;
     /* failover (owned by this thread) */
     int64_t down_since;       /* mono ms of the first failed probe of a run of failures; 0 = up */
+    bool down_marked;         /* skip:fo:down:G:<node> written for this run of failures */
+    /* the quiet point (failover evidence): see record_evidence */
+    char quiet_primary[300];  /* the primary it belongs to */
+    int64_t quiet_ms;         /* wall ms: start of the last acknowledged heartbeat's probe */
+    char quiet_gtid[64];      /* that heartbeat's GTID */
     pid_t child;              /* running `skipctl group failover --auto`, 0 = none */
     int64_t child_at;         /* mono ms it was started */
 } pthr;
@@ -61,34 +66,71 @@ bool probe_inline(grt *g, const rt *r, int id, MYSQL *my)
 }
 
 /*
- * Failover evidence (docs/failover.md): after each successful probe, the
- * primary's semi-sync state and binary log position go to Redis
- * skip:fo:ev:<G> = "<primary>|<semi 0/1>|<no_tx>|<wall ms>|<gtid_binlog_pos>"
- * (EX 1 day). `skipctl group failover` proves a replica complete against the
- * last such record. Both values come from one statement, so they describe
- * one moment. Best effort: a failure here is logged at debug only.
+ * Failover evidence (docs/failover.md "What proves a replica complete"): after
+ * each successful probe, in the probe's own session, the primary's semi-sync
+ * state, binary log position and semi-sync timeout, and the GTID of the
+ * heartbeat UPDATE the probe just committed (@@last_gtid), go to Redis
+ *   skip:fo:ev:<G> = "<primary>|<semi 0/1>|<no_tx>|<wall ms>|<gtid_binlog_pos>
+ *                     |<quiet wall ms>|<quiet gtid>|<timeout ms>"   (EX 1 day)
+ * The quiet point: a heartbeat that was binlogged (a new GTID) and followed by
+ * semi-sync ON was received by the replica — and so was everything binlogged
+ * before it (AFTER_SYNC acks in binlog order). A later fall-back to async
+ * needs a commit that began waiting after the heartbeat and timed out, so it
+ * cannot happen before the probe's start + timeout. `skipctl group failover`
+ * promotes only when the primary stopped answering before that moment.
+ * Best effort: a failure here is logged at debug only.
  */
-static void record_evidence(const rt *r, int id, const char *primary, MYSQL *my)
+static void record_evidence(pthr *t, const rt *r, const char *primary, MYSQL *my, int64_t probe_wall_ms)
 {
     static const char sql[] =
         "SELECT @@global.gtid_binlog_pos,"
         " (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
         "   WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_STATUS'),"
         " (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
-        "   WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_NO_TX')";
-    char row[3][DAL_CELL];
-    sk_status st = dal_query_row(my, sql, row, 3);
+        "   WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_NO_TX'),"
+        " @@session.last_gtid, @@global.rpl_semi_sync_master_timeout";
+    char row[5][DAL_CELL];
+    sk_status st = dal_query_row(my, sql, row, 5);
     if (st != SK_OK) {
-        sk_debug("event=failover_evidence_failed group=%d err=\"%s\"", id, dal_strerror(my, st));
+        sk_debug("event=failover_evidence_failed group=%d err=\"%s\"", t->id, dal_strerror(my, st));
         return;
+    }
+    bool on = strcmp(row[1], "ON") == 0;
+    if (strcmp(t->quiet_primary, primary) != 0) {
+        sk_strlcpy(t->quiet_primary, primary, sizeof t->quiet_primary);
+        t->quiet_ms = 0;
+        t->quiet_gtid[0] = '\0';
+    }
+    if (on && row[3][0] != '\0' && strcmp(row[3], t->quiet_gtid) != 0) {
+        t->quiet_ms = probe_wall_ms;
+        sk_strlcpy(t->quiet_gtid, row[3], sizeof t->quiet_gtid);
     }
     if (r->kv == NULL || !kv_up(r->kv))
         return;
-    char val[512];
-    snprintf(val, sizeof val, "%s|%d|%s|%lld|%s", primary, strcmp(row[1], "ON") == 0, row[2][0] ? row[2] : "0",
-             (long long)sk_now_ms(), row[0]);
-    redisReply *rep = kv_cmd(r->kv, "SET skip:fo:ev:%d %s EX 86400", id, val);
+    char val[700];
+    snprintf(val, sizeof val, "%s|%d|%s|%lld|%s|%lld|%s|%s", primary, on, row[2][0] ? row[2] : "0",
+             (long long)sk_now_ms(), row[0], (long long)t->quiet_ms, t->quiet_gtid, row[4]);
+    redisReply *rep = kv_cmd(r->kv, "SET skip:fo:ev:%d %s EX 86400", t->id, val);
     if (rep)
+        freeReplyObject(rep);
+}
+
+/* Redis hash skip:fo:down:<G>, field <node id> = "<primary>|<wall ms>": when
+ * this daemon's first failed probe of a run ended — the latest moment the
+ * primary can have been alive, for the failover's proof. The field goes when
+ * a probe succeeds again (or answers read-only). */
+static void mark_down(pthr *t, const rt *r, const char *primary, bool down)
+{
+    if (down == t->down_marked || r->kv == NULL || !kv_up(r->kv))
+        return;
+    redisReply *rep = down ? kv_cmd(r->kv, "HSET skip:fo:down:%d %d %s|%lld", t->id, r->c->node_id, primary,
+                                    (long long)sk_now_ms())
+                           : kv_cmd(r->kv, "HDEL skip:fo:down:%d %d", t->id, r->c->node_id);
+    if (rep == NULL)
+        return;
+    freeReplyObject(rep);
+    t->down_marked = down;
+    if (down && (rep = kv_cmd(r->kv, "EXPIRE skip:fo:down:%d 86400", t->id)) != NULL)
         freeReplyObject(rep);
 }
 
@@ -206,7 +248,7 @@ static void *run(void *arg)
             mysql_close(my);
             my = NULL;
         }
-        int64_t t0 = sk_mono_ms();
+        int64_t t0 = sk_mono_ms(), t0_wall = sk_now_ms();
         grt_probe_begin(p->g, t->id, t0);
         sk_status st;
         char err[200] = "";
@@ -243,7 +285,11 @@ static void *run(void *arg)
         else if (t->down_since == 0)
             t->down_since = t0 ? t0 : 1;
         if (st == SK_OK && my != NULL)
-            record_evidence(r, t->id, cg->primary, my);
+            record_evidence(t, r, cg->primary, my, t0_wall);
+        if (st == SK_OK || st == SK_EREADONLY)
+            mark_down(t, r, cg->primary, false);
+        else
+            mark_down(t, r, cg->primary, true);
         auto_failover(t, c, cg, sk_mono_ms());
         rt_put(r);
         int64_t spent = sk_mono_ms() - t0;

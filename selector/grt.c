@@ -242,8 +242,11 @@ void grt_refresh(grt *g, kv *k, const conf *c, int64_t now_wall_ms)
         roll(s, c->window_s, now_wall_ms);
         int64_t pend = s->pending, w = s->window;
         pthread_mutex_unlock(&s->mu);
-        char key[64];
-        snprintf(key, sizeof key, "skip:fail:%d:%d:%lld", id, c->window_s, (long long)w);
+        /* keyed by the primary too: after a failover every daemon counts the
+         * new server from zero, and increments still queued for the dead one
+         * (or a daemon that has not reloaded yet) cannot skip the group */
+        char key[96];
+        sel_fail_key(key, sizeof key, id, c->groups[i].primary, c->window_s, w);
         redisReply *r;
         if (pend > 0)
             r = kv_cmd(k, "INCRBY %s %lld", key, (long long)pend);

@@ -2,6 +2,8 @@
 #include "selector/sel.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 group_state sel_state(const sel_view *v)
 {
@@ -135,4 +137,11 @@ uint64_t sel_hash(const char *s, size_t n, uint64_t seed)
         h *= 1099511628211ULL;
     }
     return h;
+}
+
+int sel_fail_key(char *out, size_t cap, int group, const char *primary, int window_s, int64_t w)
+{
+    const char *p = primary ? primary : "";
+    return snprintf(out, cap, "skip:fail:%d:%016llx:%d:%lld", group, (unsigned long long)sel_hash(p, strlen(p), 0),
+                    window_s, (long long)w);
 }

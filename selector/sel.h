@@ -70,4 +70,10 @@ int64_t sel_window_index(int64_t now_s, int window_s);
 /* FNV-1a 64 over bytes (sticky hashing). */
 uint64_t sel_hash(const char *s, size_t n, uint64_t seed);
 
+/* The shared failure counter of a group in window w, keyed by the group's
+ * primary too (docs/skip-order.md): skip:fail:<g>:<hash of primary>:<window_s>:<w>.
+ * After a failover every daemon counts the new server from zero. Returns
+ * snprintf's result. */
+int sel_fail_key(char *out, size_t cap, int group, const char *primary, int window_s, int64_t w);
+
 #endif

@@ -45,7 +45,7 @@ start_db() {
     --skip-name-resolve --performance-schema=OFF --innodb-buffer-pool-size=64M \
     --innodb-log-file-size=16M --max-connections=1000 --tmpdir="$RUN/tmp" \
     --rpl-semi-sync-master-enabled=$semi_master --rpl-semi-sync-slave-enabled=ON \
-    --rpl-semi-sync-master-timeout=300 --rpl-semi-sync-master-wait-point=AFTER_SYNC --slave-net-timeout=10 \
+    --rpl-semi-sync-master-timeout=500 --rpl-semi-sync-master-wait-point=AFTER_SYNC --slave-net-timeout=10 \
     --innodb-flush-log-at-trx-commit="$DB_FLUSH" --sync-binlog="$DB_SYNC_BINLOG" \
     --ssl-ca="$TLS_DIR/ca.pem" --ssl-cert="$TLS_DIR/server.pem" --ssl-key="$TLS_DIR/server.key" \
     "${extra[@]}"

@@ -125,6 +125,9 @@ def rebuild_replica(old, primary):
                           env=e, capture_output=True, text=True, timeout=300)
     assert load.returncode == 0, load.stderr
     h, p = primary.rsplit(":", 1)
+    # semi-sync on the primary before the replica connects (what `rejoin` does:
+    # a dump thread started while it is off stays asynchronous)
+    sql(primary, "SET GLOBAL rpl_semi_sync_master_enabled=1", fetch=False)
     for q in ("RESET MASTER", "SET GLOBAL gtid_slave_pos='%s'" % pos,
               "CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%s, MASTER_USER='%s', MASTER_PASSWORD='%s', "
               "MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1"
@@ -153,7 +156,18 @@ def restore_topology():
             if p.returncode != 0:
                 assert "refused" in p.stderr, p.stderr
                 rebuild_replica(G_PRIMARY, cfg["primary"])
-        # fail over back to g2: the current primary must die for that
+        # fail over back to g2: the current primary must die for that, once
+        # the probers have seen it acknowledged by g2 (the failover's proof)
+        cur = cfg["primary"]
+
+        def semi():
+            st = dict(sql(cur, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_%'"))
+            return (st["Rpl_semi_sync_master_status"] == "ON" and int(st["Rpl_semi_sync_master_clients"]) >= 1,
+                    int(st["Rpl_semi_sync_master_yes_tx"]))
+        assert wait_for(lambda: semi()[0], 15), "semi-sync not ON on %s after rejoin" % cur
+        acked = semi()[1]
+        # a few acknowledged heartbeats since (the probers' quiet points)
+        assert wait_for(lambda: semi()[0] and semi()[1] >= acked + 4, 15), "no acknowledged commits on %s" % cur
         dev("fault", NAMES[cfg["primary"]], "kill")
         p = skipctl("group", "failover", G, "--to", G_PRIMARY)
         assert p.returncode == 0, p.stdout + p.stderr
@@ -168,6 +182,7 @@ def restore_topology():
             rebuild_replica(a, group_cfg()["primary"])
     sql(G_REPLICA, "START SLAVE", fetch=False)
     sql(G_PRIMARY, "SET GLOBAL read_only=0", fetch=False)
+    assert sql(G_PRIMARY, "SELECT @@global.rpl_semi_sync_master_enabled")[0][0] == 1
     cfg = group_cfg()
     assert cfg == {"primary": G_PRIMARY, "replicas": [G_REPLICA], "former": []}, cfg
 
@@ -382,6 +397,22 @@ def test_auto_failover_under_load_loses_nothing():
         return not missing or (mirrored.last.__setitem__(0, missing) and False)
     mirrored.last = [None]
     assert wait_for(mirrored, 60, 0.5), "not in the merchant store: %s" % (mirrored.last[0] or [])[:5]
+    # nothing in the merchant store that the new primary lacks: no change that
+    # reached Kafka from the old primary was lost by the promotion
+    m = pymysql.connect(host=h, port=int(p), user=ENV["SKIP_DB_ADMIN_USER"], password=ENV["SKIP_DB_ADMIN_PASSWORD"],
+                        database=ENV["SKIP_MERCHANT_DB_NAME"], autocommit=True, connect_timeout=3)
+    try:
+        with m.cursor() as cur:
+            cur.execute("SELECT order_no, version FROM merchant_orders WHERE merchant_id=%s", (merchant,))
+            mirror = {n: v for n, v in cur.fetchall() if n[22:24] == "%02d" % G}
+    finally:
+        m.close()
+    primary = dict(sql(G_REPLICA, "SELECT order_no, version FROM orders WHERE order_no IN (%s)"
+                       % ",".join("'%s'" % n for n in mirror)))
+    ahead = {n: (v, primary.get(n)) for n, v in mirror.items() if v > primary.get(n, 0)}
+    assert not ahead, "merchant store ahead of the new primary (mirror, primary): %s" % list(ahead.items())[:5]
+    # the new primary has no replica until rejoin: semi-sync off, on again after it
+    assert sql(G_REPLICA, "SELECT @@global.rpl_semi_sync_master_enabled")[0][0] == 0
 
     # the old primary comes back read-only and nobody routes to it
     dev("fault", "g2", "start", timeout=240)
@@ -406,6 +437,7 @@ def test_auto_failover_under_load_loses_nothing():
         return s and all(have.get(int(x.split("-")[0]), -1) >= int(x.split("-")[2])
                          for x in new_pos.split(",") if x)
     assert wait_for(caught_up, 30), "rejoined old primary did not catch up"
+    assert sql(G_REPLICA, "SELECT @@global.rpl_semi_sync_master_enabled")[0][0] == 1
     assert sql(G_PRIMARY, "SELECT @@global.read_only")[0][0] == 1
     assert group_cfg() == {"primary": G_REPLICA, "replicas": [G_PRIMARY], "former": []}
 

@@ -67,10 +67,14 @@ static fo_replica R(const char *addr, const char *recv, const char *appl, bool s
     return r;
 }
 
+/* A record that proves the quiet point: last heartbeat `binlog` acked 200 ms
+ * before the primary stopped answering, semi-sync timeout 2 s. */
 static fo_evidence EV(bool on, const char *binlog)
 {
-    fo_evidence e = {.known = true, .semi_sync_on = on, .at_ms = 1};
+    fo_evidence e = {.known = true, .semi_sync_on = on, .at_ms = 1000, .quiet_ms = 1000, .timeout_ms = 2000,
+                     .down_ms = 1200, .now_ms = 6500};
     e.binlog = G(binlog);
+    e.quiet = G(binlog);
     return e;
 }
 
@@ -152,6 +156,50 @@ START_TEST(refusal_rules)
         ck_assert_str_ne(fo_refusal_name((fo_refusal)i), "?");
         ck_assert(strlen(fo_refusal_text((fo_refusal)i)) > 10);
     }
+}
+END_TEST
+
+/* The quiet point (docs/failover.md): the primary must have stopped answering
+ * less than its semi-sync timeout after the start of its last probe whose
+ * heartbeat was acknowledged; otherwise it may have fallen back to async and
+ * acknowledged commits no replica has. */
+START_TEST(quiet_point_bounds_the_async_fallback)
+{
+    fo_replica ok = R("a:1", "0-1-10", "0-1-10", true);
+    fo_evidence ev = EV(true, "0-1-10");
+    ck_assert_int_eq(fo_choose(FO_PRIMARY_DEAD, &ok, 1, &ev, NULL, true).why, FO_OK);
+    /* down 1999 ms after the quiet point: provable; 2000: not */
+    ev.down_ms = ev.quiet_ms + 1999;
+    ck_assert_int_eq(fo_choose(FO_PRIMARY_DEAD, &ok, 1, &ev, NULL, true).why, FO_OK);
+    ev.down_ms = ev.quiet_ms + 2000;
+    ck_assert_int_eq(fo_choose(FO_PRIMARY_DEAD, &ok, 1, &ev, NULL, true).why, FO_R_UNPROVEN);
+    /* no failed-probe record: the time of the check is the only bound */
+    ev.down_ms = 0;
+    ev.now_ms = ev.quiet_ms + 500;
+    ck_assert_int_eq(fo_choose(FO_PRIMARY_DEAD, &ok, 1, &ev, NULL, true).why, FO_OK);
+    ev.now_ms = ev.quiet_ms + 6000;
+    ck_assert_int_eq(fo_choose(FO_PRIMARY_DEAD, &ok, 1, &ev, NULL, true).why, FO_R_UNPROVEN);
+    /* no quiet point ever seen, or no timeout known */
+    ev = EV(true, "0-1-10");
+    ev.quiet_ms = 0;
+    ck_assert_int_eq(fo_choose(FO_PRIMARY_DEAD, &ok, 1, &ev, NULL, true).why, FO_R_UNPROVEN);
+    ev = EV(true, "0-1-10");
+    ev.timeout_ms = 0;
+    ck_assert_int_eq(fo_choose(FO_PRIMARY_DEAD, &ok, 1, &ev, NULL, true).why, FO_R_UNPROVEN);
+    /* the candidate must hold the quiet heartbeat; what the binlog had at the
+     * last sample beyond it may be unacknowledged commits in flight */
+    ev = EV(true, "0-1-12");
+    ev.quiet = G("0-1-10");
+    ck_assert_int_eq(fo_choose(FO_PRIMARY_DEAD, &ok, 1, &ev, NULL, true).why, FO_OK);
+    ev.quiet = G("0-1-11");
+    fo_choice c = fo_choose(FO_PRIMARY_DEAD, &ok, 1, &ev, NULL, true);
+    ck_assert_int_eq(c.why, FO_R_MISSING);
+    ck_assert_int_eq(c.culprit, 0);
+    /* async wins over everything else; --force-async skips the rules */
+    ev = EV(false, "0-1-10");
+    ev.quiet_ms = 0;
+    ck_assert_int_eq(fo_choose(FO_PRIMARY_DEAD, &ok, 1, &ev, NULL, true).why, FO_R_ASYNC);
+    ck_assert_int_eq(fo_choose(FO_PRIMARY_DEAD, &ok, 1, &ev, NULL, false).why, FO_OK);
 }
 END_TEST
 
@@ -254,6 +302,7 @@ int main(void)
     tcase_add_test(tc, gtid_order);
     tcase_add_test(tc, choose_most_advanced);
     tcase_add_test(tc, refusal_rules);
+    tcase_add_test(tc, quiet_point_bounds_the_async_fallback);
     tcase_add_test(tc, state_machine_every_pair);
     tcase_add_test(tc, auto_due);
     tcase_add_test(tc, binlog_rows);

@@ -1,6 +1,7 @@
 /* tests/unit/test_sel.c — group selection (pure): effective state, probe
  * tiers, weighted choice, exclusion, sticky choice, window arithmetic. */
 #include <check.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "selector/sel.h"
@@ -230,6 +231,26 @@ START_TEST(weight_change_moves_keys_only_to_the_changed_group)
 }
 END_TEST
 
+/* Failure counters are keyed by the primary (failover: the new server starts
+ * from zero in every daemon). */
+START_TEST(fail_key_names_group_primary_and_window)
+{
+    char a[96], b[96], c[96], d[96];
+    sel_fail_key(a, sizeof a, 2, "127.0.0.1:17020", 60, 29999);
+    sel_fail_key(b, sizeof b, 2, "127.0.0.1:17021", 60, 29999);
+    sel_fail_key(c, sizeof c, 2, "127.0.0.1:17020", 60, 29999);
+    sel_fail_key(d, sizeof d, 2, "127.0.0.1:17020", 60, 30000);
+    ck_assert_str_ne(a, b);
+    ck_assert_str_eq(a, c);
+    ck_assert_str_ne(a, d);
+    ck_assert_int_eq(strncmp(a, "skip:fail:2:", 12), 0);
+    ck_assert_ptr_nonnull(strstr(a, ":60:29999"));
+    ck_assert_int_eq((int)strlen(a), (int)strlen("skip:fail:2:") + 16 + (int)strlen(":60:29999"));
+    /* no primary (a group being added) still gives a key */
+    ck_assert_int_gt(sel_fail_key(a, sizeof a, 3, NULL, 60, 1), 0);
+}
+END_TEST
+
 START_TEST(window_index)
 {
     ck_assert_int_eq(sel_window_index(0, 60), 0);
@@ -245,6 +266,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120); /* the distribution tests sample a lot: slow on a loaded box */
     tcase_add_test(tc, state_precedence);
+    tcase_add_test(tc, fail_key_names_group_primary_and_window);
     tcase_add_test(tc, probe_classes);
     tcase_add_test(tc, pick_weighted_distribution);
     tcase_add_test(tc, pick_skips_unhealthy);

@@ -230,7 +230,7 @@ def test_primary_partitioned(d, dev):
 
 def test_replica_partitioned(d, dev):
     """Group 2's replica cut off (its replication link too): creates keep their pace
-    (semi-sync degrades after its 300 ms timeout), reads of group 2 orders are still
+    (semi-sync degrades after its 500 ms timeout), reads of group 2 orders are still
     answered, and after heal the replica catches up."""
     settle(d)
     c = Client(d.url)

@@ -72,6 +72,7 @@ $(gen_tls_section)
   connect_timeout_ms: 1000
   read_timeout_ms: 1000
   write_timeout_ms: 1000
+  attempt_timeout_ms: ${SKIP_ATTEMPT_TIMEOUT_MS:-1000}
   pool_size: 16
   max_inflight: 64
 

@@ -27,7 +27,11 @@ BASE = int(ENV["SKIP_PORT_BASE"])
 
 @pytest.fixture(scope="module")
 def d():
-    daemon = Daemon(ENV, port_offset=113, node_id=53, window_s=WINDOW, threshold=5, name="partition")
+    # millisecond attempt deadlines as in production (config/skipstore.production.yaml
+    # has 300): a create that picked a silent group moves on after 250 ms, not the
+    # whole-second Connector/C timeout (docs/partitions.md has the measurements)
+    daemon = Daemon(ENV, port_offset=113, node_id=53, window_s=WINDOW, threshold=5, name="partition",
+                    extra_env={"SKIP_ATTEMPT_TIMEOUT_MS": "250"})
     try:   # stopped even when it never got ready (a leftover would hold the port)
         daemon.start()
         yield daemon

@@ -94,6 +94,14 @@ int dal_pool_inflight(const dal_pool *p);
 /* Drop every idle connection (after a failure: they are probably dead). */
 void dal_pool_invalidate(dal_pool *p);
 
+/* A breaker for optional servers (replica reads): after dal_pool_avoid the
+ * server is skipped for hold_ms; then dal_pool_usable lets exactly one caller
+ * try it (the others keep skipping it for another hold), and
+ * dal_pool_answered (a success) ends the avoidance. Lock-free. */
+bool dal_pool_usable(dal_pool *p, int64_t now_ms, int64_t hold_ms);
+void dal_pool_avoid(dal_pool *p, int64_t now_ms, int64_t hold_ms);
+void dal_pool_answered(dal_pool *p);
+
 /* Acquire a connection, waiting for a free one until deadline_ms (monotonic).
  * SK_OK, SK_EOVERLOADED (in-flight limit reached or no connection freed in
  * time), SK_ECONNECT (cannot connect). */

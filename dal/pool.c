@@ -31,6 +31,7 @@ struct dal_pool {
     atomic_uint epoch;
     atomic_int refs;         /* runtime snapshots sharing the pool */
     sk_batcher *gc;          /* group commit of new orders, NULL when off */
+    atomic_llong avoid_until; /* monotonic ms: reads skip the server until then; 0 = use it */
 };
 
 void dal_library_init(void) { mysql_library_init(0, NULL, NULL); }
@@ -111,6 +112,29 @@ void dal_pool_destroy(dal_pool *p)
 
 const char *dal_pool_addr(const dal_pool *p) { return p->addr; }
 int dal_pool_inflight(const dal_pool *p) { return atomic_load(&((dal_pool *)p)->inflight); }
+
+bool dal_pool_usable(dal_pool *p, int64_t now_ms, int64_t hold_ms)
+{
+    long long v = atomic_load(&p->avoid_until);
+    if (v == 0)
+        return true;
+    if (now_ms < v)
+        return false;
+    /* the hold is over: exactly one caller gets the trial, the others keep
+     * avoiding the server for another hold */
+    return atomic_compare_exchange_strong(&p->avoid_until, &v, (long long)(now_ms + hold_ms));
+}
+
+void dal_pool_avoid(dal_pool *p, int64_t now_ms, int64_t hold_ms)
+{
+    atomic_store(&p->avoid_until, (long long)(now_ms + hold_ms));
+}
+
+void dal_pool_answered(dal_pool *p)
+{
+    if (atomic_load(&p->avoid_until) != 0)
+        atomic_store(&p->avoid_until, 0);
+}
 
 void dal_pool_invalidate(dal_pool *p)
 {

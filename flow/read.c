@@ -27,9 +27,21 @@ sk_status flow_read_order(app *a, const rt *r, int group, const char *order_no, 
 {
     const conf *c = r->c;
     dal_pool *rp = replica_first ? rt_replica(r, group) : NULL;
-    if (rp && get_on(rp, sk_mono_ms() + c->db_read_timeout_ms, order_no, o) == SK_OK) {
-        *from = "replica";
-        return SK_OK;
+    /* a replica that failed (down, partitioned) is skipped for a while: one
+     * read pays its timeout, the others go to the primary at once; one read
+     * per hold tries it again */
+    int64_t now = sk_mono_ms(), hold = 2 * (int64_t)c->db_read_timeout_ms;
+    if (rp && dal_pool_usable(rp, now, hold)) {
+        sk_status st = get_on(rp, now + c->db_read_timeout_ms, order_no, o);
+        if (st == SK_OK) {
+            dal_pool_answered(rp);
+            *from = "replica";
+            return SK_OK;
+        }
+        if (st == SK_ENOT_FOUND)
+            dal_pool_answered(rp);     /* it answered: lagging, not down */
+        else if (st != SK_EOVERLOADED)
+            dal_pool_avoid(rp, sk_mono_ms(), hold);
     }
     dal_pool *pp = rt_primary(r, group);
     if (pp == NULL || flow_group_down(a, c, group))

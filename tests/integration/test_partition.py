@@ -235,11 +235,12 @@ def test_primary_partitioned(d, dev):
 def test_replica_partitioned(d, dev):
     """Group 2's replica cut off (its replication link too): creates keep their pace
     (semi-sync degrades after its 500 ms timeout), reads of group 2 orders are still
-    answered, and after heal the replica catches up."""
+    answered — only the first waits for the silent replica, the others go straight to
+    the primary (flow/read.c's breaker) — and after heal the replica catches up."""
     settle(d)
     c = Client(d.url)
     mine = []
-    while len(mine) < 3:
+    while len(mine) < 5:
         st, _, r = c.post("/v1/orders", create_body(merchant="m_rep"))
         assert st == 201
         if r["group"] == 2:
@@ -274,6 +275,9 @@ def test_replica_partitioned(d, dev):
            % (["%d %s %.0f ms" % (st, rf, dt * 1000) for st, dt, rf in reads], t_caught))
     assert failures(res) == []
     assert all(st == 200 for st, _, _ in reads), reads
+    # the replica's read timeout is 1 s: a read that waited for it takes >= 1 s
+    waited = [x for x in reads if x[1] >= 0.9]
+    assert len(waited) <= 1 and all(rf == "primary" for _, _, rf in reads[1:]), reads
     assert g2 and caught_up, "replica of group 2 missing acknowledged orders after heal"
     assert resync, "semi-sync did not come back on after heal"
     verify_stored(ENV, acked(res))

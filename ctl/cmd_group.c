@@ -62,153 +62,134 @@ static int common_opt(mu_common *m, int argc, char **argv, int *i)
     return 1;
 }
 
+/* One command's options, as a table: a flag sets a bool, the others take the
+ * next argument (an int within [lo, hi], a duration like 10m, or a string). */
+typedef enum { OPT_FLAG, OPT_INT, OPT_STR, OPT_DURATION } opt_kind;
+typedef struct {
+    const char *name;
+    opt_kind kind;
+    void *dst;              /* bool *, int *, const char **, int64_t * */
+    int lo, hi;             /* OPT_INT */
+} opt_spec;
+
+/* Parse argv[1..] against the common options, `specs`, and up to two
+ * positionals: the group id (when `group` is given) and then an address
+ * (when `addr` is given). -1 on anything else. */
+static int parse_opts(int argc, char **argv, mu_common *m, const opt_spec *specs, int nspecs, int *group,
+                      const char **addr)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int c = common_opt(m, argc, argv, &i);
+        if (c < 0)
+            return -1;
+        if (c > 0)
+            continue;
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const opt_spec *o = NULL;
+        for (int k = 0; k < nspecs && o == NULL; k++)
+            if (strcmp(a, specs[k].name) == 0)
+                o = &specs[k];
+        if (o != NULL) {
+            bool ok = o->kind == OPT_FLAG || v != NULL;
+            if (ok && o->kind == OPT_FLAG)
+                *(bool *)o->dst = true;
+            else if (ok && o->kind == OPT_INT)
+                ok = int_arg(v, o->lo, o->hi, (int *)o->dst) == 0;
+            else if (ok && o->kind == OPT_DURATION)
+                ok = mig_parse_duration(v, (int64_t *)o->dst) == 0;
+            else if (ok)
+                *(const char **)o->dst = v;
+            if (!ok)
+                return -1;
+            if (o->kind != OPT_FLAG)
+                i++;
+        } else if (a[0] != '-' && group != NULL && *group == 0) {
+            if (int_arg(a, 1, CONF_MAX_GROUPS, group) != 0)
+                return -1;
+        } else if (a[0] != '-' && addr != NULL && *addr == NULL && (group == NULL || *group != 0)) {
+            *addr = a;
+        } else {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+#define NSPECS(t) ((int)(sizeof(t) / sizeof((t)[0])))
+
 static int cmd_retire(int argc, char **argv)
 {
     mig_retire_opts o = {.chunk_rows = 5000, .max_lag_s = 2, .margin_ms = 5000, .freeze_ack_ms = 1500};
     mu_common_defaults(&o.m);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int c = common_opt(&o.m, argc, argv, &i);
-        if (c < 0)
-            goto bad;
-        if (c > 0)
-            continue;
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--dry-run") == 0)
-            o.dry_run = true;
-        else if (strcmp(a, "--drop") == 0)
-            o.drop = true;
-        else if (strcmp(a, "--yes") == 0)
-            o.yes = true;
-        else if (strcmp(a, "--abort") == 0)
-            o.abort = true;
-        else if (strcmp(a, "--into") == 0 && int_arg(v, 1, CONF_MAX_GROUPS, &o.into) == 0)
-            i++;
-        else if (strcmp(a, "--chunk-rows") == 0 && int_arg(v, 1, 20000, &o.chunk_rows) == 0)
-            i++;
-        else if (strcmp(a, "--writers") == 0 && int_arg(v, 1, MIG_MAX_WRITERS, &o.writers) == 0)
-            i++;
-        else if (strcmp(a, "--throttle-ms") == 0 && int_arg(v, 0, 60000, &o.throttle_ms) == 0)
-            i++;
-        else if (strcmp(a, "--max-lag") == 0 && int_arg(v, 0, 3600, &o.max_lag_s) == 0)
-            i++;
-        else if (strcmp(a, "--margin") == 0 && int_arg(v, 0, 3600000, &o.margin_ms) == 0)
-            i++;
-        else if (strcmp(a, "--freeze-timeout") == 0 && int_arg(v, 100, 60000, &o.freeze_ack_ms) == 0)
-            i++;
-        else if (a[0] != '-' && o.group == 0 && int_arg(a, 1, CONF_MAX_GROUPS, &o.group) == 0)
-            continue;
-        else
-            goto bad;
+    const opt_spec specs[] = {
+        {"--dry-run", OPT_FLAG, &o.dry_run, 0, 0},
+        {"--drop", OPT_FLAG, &o.drop, 0, 0},
+        {"--yes", OPT_FLAG, &o.yes, 0, 0},
+        {"--abort", OPT_FLAG, &o.abort, 0, 0},
+        {"--into", OPT_INT, &o.into, 1, CONF_MAX_GROUPS},
+        {"--chunk-rows", OPT_INT, &o.chunk_rows, 1, 20000},
+        {"--writers", OPT_INT, &o.writers, 1, MIG_MAX_WRITERS},
+        {"--throttle-ms", OPT_INT, &o.throttle_ms, 0, 60000},
+        {"--max-lag", OPT_INT, &o.max_lag_s, 0, 3600},
+        {"--margin", OPT_INT, &o.margin_ms, 0, 3600000},
+        {"--freeze-timeout", OPT_INT, &o.freeze_ack_ms, 100, 60000},
+    };
+    if (parse_opts(argc, argv, &o.m, specs, NSPECS(specs), &o.group, NULL) != 0 || o.group == 0 ||
+        (o.drop + o.abort + o.dry_run) > 1) {
+        usage(stderr);
+        return 2;
     }
-    if (o.group == 0 || (o.drop + o.abort + o.dry_run) > 1)
-        goto bad;
     return mig_retire(&o);
-bad:
-    usage(stderr);
-    return 2;
 }
 
 static int cmd_add(int argc, char **argv)
 {
     mig_add_opts o = {.weight = 100, .max_failures = 1};
     mu_common_defaults(&o.m);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int c = common_opt(&o.m, argc, argv, &i);
-        if (c < 0)
-            goto bad;
-        if (c > 0)
-            continue;
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--id") == 0 && int_arg(v, 1, CONF_MAX_GROUPS, &o.id) == 0)
-            i++;
-        else if (strcmp(a, "--weight") == 0 && int_arg(v, 1, 1000, &o.weight) == 0)
-            i++;
-        else if (strcmp(a, "--max-failures") == 0 && int_arg(v, 1, 1000000, &o.max_failures) == 0)
-            i++;
-        else if (strcmp(a, "--primary") == 0 && v) {
-            o.primary = v;
-            i++;
-        } else if (strcmp(a, "--replicas") == 0 && v) {
-            o.replicas = v;
-            i++;
-        } else if (strcmp(a, "--ramp") == 0 && v && mig_parse_duration(v, &o.ramp_ms) == 0)
-            i++;
-        else
-            goto bad;
+    const opt_spec specs[] = {
+        {"--id", OPT_INT, &o.id, 1, CONF_MAX_GROUPS},
+        {"--weight", OPT_INT, &o.weight, 1, 1000},
+        {"--max-failures", OPT_INT, &o.max_failures, 1, 1000000},
+        {"--primary", OPT_STR, &o.primary, 0, 0},
+        {"--replicas", OPT_STR, &o.replicas, 0, 0},
+        {"--ramp", OPT_DURATION, &o.ramp_ms, 0, 0},
+    };
+    if (parse_opts(argc, argv, &o.m, specs, NSPECS(specs), NULL, NULL) != 0 || o.id == 0 || o.primary == NULL) {
+        usage(stderr);
+        return 2;
     }
-    if (o.id == 0 || o.primary == NULL)
-        goto bad;
     return mig_add(&o);
-bad:
-    usage(stderr);
-    return 2;
 }
 
 static int cmd_failover(int argc, char **argv)
 {
     mig_failover_opts o = {.apply_wait_ms = 10000};
     mu_common_defaults(&o.m);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int c = common_opt(&o.m, argc, argv, &i);
-        if (c < 0)
-            goto bad;
-        if (c > 0)
-            continue;
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--dry-run") == 0)
-            o.dry_run = true;
-        else if (strcmp(a, "--auto") == 0)
-            o.auto_mode = true;
-        else if (strcmp(a, "--force-async") == 0)
-            o.force_async = true;
-        else if (strcmp(a, "--to") == 0 && v) {
-            o.to = v;
-            i++;
-        } else if (strcmp(a, "--expect-primary") == 0 && v) {
-            o.expect_primary = v;
-            i++;
-        } else if (strcmp(a, "--apply-wait") == 0 && int_arg(v, 0, 600000, &o.apply_wait_ms) == 0)
-            i++;
-        else if (a[0] != '-' && o.group == 0 && int_arg(a, 1, CONF_MAX_GROUPS, &o.group) == 0)
-            continue;
-        else
-            goto bad;
+    const opt_spec specs[] = {
+        {"--dry-run", OPT_FLAG, &o.dry_run, 0, 0},
+        {"--auto", OPT_FLAG, &o.auto_mode, 0, 0},
+        {"--force-async", OPT_FLAG, &o.force_async, 0, 0},
+        {"--to", OPT_STR, &o.to, 0, 0},
+        {"--expect-primary", OPT_STR, &o.expect_primary, 0, 0},
+        {"--apply-wait", OPT_INT, &o.apply_wait_ms, 0, 600000},
+    };
+    if (parse_opts(argc, argv, &o.m, specs, NSPECS(specs), &o.group, NULL) != 0 || o.group == 0) {
+        usage(stderr);
+        return 2;
     }
-    if (o.group == 0)
-        goto bad;
     return mig_failover(&o);
-bad:
-    usage(stderr);
-    return 2;
 }
 
 static int cmd_rejoin(int argc, char **argv)
 {
     mig_rejoin_opts o = {0};
     mu_common_defaults(&o.m);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int c = common_opt(&o.m, argc, argv, &i);
-        if (c < 0)
-            goto bad;
-        if (c > 0)
-            continue;
-        if (a[0] != '-' && o.group == 0 && int_arg(a, 1, CONF_MAX_GROUPS, &o.group) == 0)
-            continue;
-        else if (a[0] != '-' && o.group != 0 && o.addr == NULL)
-            o.addr = a;
-        else
-            goto bad;
+    if (parse_opts(argc, argv, &o.m, NULL, 0, &o.group, &o.addr) != 0 || o.group == 0 || o.addr == NULL) {
+        usage(stderr);
+        return 2;
     }
-    if (o.group == 0 || o.addr == NULL)
-        goto bad;
     return mig_rejoin(&o);
-bad:
-    usage(stderr);
-    return 2;
 }
 
 int ctl_cmd_group(int argc, char **argv)

@@ -421,20 +421,8 @@ int ctl_cmd_drill(int argc, char **argv)
     for (int i = 0; i < d.nerrors; i++)
         json_array_append_new(errs, json_string(d.errors[i]));
     json_object_set_new(json_object_get(j, "fault"), "errors", errs);
-    int wrc = 0;
-    snprintf(path, sizeof path, "%s/report.json", out);
-    if (json_dump_file(j, path, JSON_INDENT(2)) != 0) {
-        fprintf(stderr, "skipctl drill: cannot write %s\n", path);
-        wrc = 1;
-    }
+    int wrc = ctl_write_report("drill", out, j, 2, &run, &sum);
     json_decref(j);
-    char *svg = rep_svg(&run, &sum);
-    snprintf(path, sizeof path, "%s/report.svg", out);
-    if (svg == NULL || ctl_write_file(path, svg) != 0) {
-        fprintf(stderr, "skipctl drill: cannot write %s\n", path);
-        wrc = 1;
-    }
-    free(svg);
 
     /* the summary line */
     printf("drill %s %s: sent %lld, failed creates %lld; worst p99 second %.0f ms (t=%d s); ", d.mode, gl,

@@ -709,20 +709,8 @@ int ctl_cmd_soak(int argc, char **argv)
     json_object_set_new(j, "faults", faults_json(&s));
     json_object_set_new(j, "samples", samples_json(&s));
     json_object_set_new(j, "verdict", soak_verdict_json(&v));
-    int wrc = 0;
-    snprintf(path, sizeof path, "%s/report.json", out);
-    if (json_dump_file(j, path, JSON_INDENT(1)) != 0) {
-        fprintf(stderr, "skipctl soak: cannot write %s\n", path);
-        wrc = 1;
-    }
+    int wrc = ctl_write_report("soak", out, j, 1, &run, &sum);
     json_decref(j);
-    char *svg = rep_svg(&run, &sum);
-    snprintf(path, sizeof path, "%s/report.svg", out);
-    if (svg == NULL || ctl_write_file(path, svg) != 0) {
-        fprintf(stderr, "skipctl soak: cannot write %s\n", path);
-        wrc = 1;
-    }
-    free(svg);
     free(win);
     for (int i = 0; i < nvals; i++)
         free(vals[i]);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,6 +41,26 @@ int ctl_run(char *const argv[], int64_t timeout_ms)
         }
         usleep(20000);
     }
+}
+
+int ctl_write_report(const char *cmd, const char *dir, json_t *j, int indent, const rep_run *run,
+                     const rep_summary *sum)
+{
+    char path[4096];
+    int rc = 0;
+    snprintf(path, sizeof path, "%s/report.json", dir);
+    if (json_dump_file(j, path, JSON_INDENT(indent)) != 0) {
+        fprintf(stderr, "skipctl %s: cannot write %s\n", cmd, path);
+        rc = 1;
+    }
+    char *svg = rep_svg(run, sum);
+    snprintf(path, sizeof path, "%s/report.svg", dir);
+    if (svg == NULL || ctl_write_file(path, svg) != 0) {
+        fprintf(stderr, "skipctl %s: cannot write %s\n", cmd, path);
+        rc = 1;
+    }
+    free(svg);
+    return rc;
 }
 
 int ctl_write_file(const char *path, const char *data)

@@ -33,7 +33,9 @@ static void load(void)
         {"rd_kafka_fatal_error", (void **)&api.fatal_error},
         {"rd_kafka_err2str", (void **)&api.err2str},
         {"rd_kafka_name", (void **)&api.name},
-        {"rd_kafka_producev", (void **)&api.producev},
+        {"rd_kafka_produceva", (void **)&api.produceva},
+        {"rd_kafka_error_code", (void **)&api.error_code},
+        {"rd_kafka_error_destroy", (void **)&api.error_destroy},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         void *p = dlsym(h, t[i].sym);

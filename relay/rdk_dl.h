@@ -34,7 +34,9 @@ typedef struct {
     rd_kafka_resp_err_t (*fatal_error)(rd_kafka_t *, char *, size_t);
     const char *(*err2str)(rd_kafka_resp_err_t);
     const char *(*name)(const rd_kafka_t *);
-    rd_kafka_resp_err_t (*producev)(rd_kafka_t *, ...);
+    rd_kafka_error_t *(*produceva)(rd_kafka_t *, const rd_kafka_vu_t *, size_t);
+    rd_kafka_resp_err_t (*error_code)(const rd_kafka_error_t *);
+    void (*error_destroy)(rd_kafka_error_t *);
 } rdk_api;
 
 /* Load librdkafka.so.1 once (thread-safe). NULL if it cannot be loaded;

@@ -75,7 +75,9 @@ static const rdk_api *RK;
 #define rd_kafka_purge (RK->purge)
 #define rd_kafka_fatal_error (RK->fatal_error)
 #define rd_kafka_err2str (RK->err2str)
-#define rd_kafka_producev (RK->producev)
+#define rd_kafka_produceva (RK->produceva)
+#define rd_kafka_error_code (RK->error_code)
+#define rd_kafka_error_destroy (RK->error_destroy)
 
 /* librdkafka's log lines into sk_log (like mk_log_cb, through the table) */
 static void relay_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -411,7 +413,9 @@ static int relay_round(rgroup *rg, rd_kafka_t *rk, MYSQL *my, const conf *c, boo
     rg->nok = 0;
     int produced = 0;
     char gbuf[4];
-    snprintf(gbuf, sizeof gbuf, "%d", rg->id);
+    int glen = snprintf(gbuf, sizeof gbuf, "%d", rg->id);
+    bool sign = c->kafka_event_key != NULL && c->kafka_event_key[0] != '\0';
+    size_t keylen = sign ? strlen(c->kafka_event_key) : 0;
     int64_t deadline = sk_mono_ms() + rg->msg_timeout_ms + DR_MARGIN_MS;
     MYSQL_ROW row;
     for (int i = 0; (row = mysql_fetch_row(res)) != NULL && i < rows; i++) {
@@ -421,24 +425,25 @@ static int relay_round(rgroup *rg, rd_kafka_t *rk, MYSQL *my, const conf *c, boo
         /* the event's HMAC over the exact value bytes (auth/evsig.h); no key
          * only with auth.mode off (conf_event_key_check) */
         char mac[EVSIG_B64_LEN + 1];
-        bool sign = c->kafka_event_key != NULL && c->kafka_event_key[0] != '\0';
         if (sign)
-            evsig_sign((const unsigned char *)c->kafka_event_key, strlen(c->kafka_event_key), row[4], lens[4], mac);
+            evsig_sign((const unsigned char *)c->kafka_event_key, keylen, row[4], lens[4], mac);
+        rd_kafka_vu_t vu[] = {
+            {.vtype = RD_KAFKA_VTYPE_TOPIC, .u.cstr = c->kafka_topic},
+            {.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {row[2], lens[2]}},
+            {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {row[4], lens[4]}},
+            {.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = RD_KAFKA_MSG_F_COPY},
+            {.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = (void *)tag},
+            {.vtype = RD_KAFKA_VTYPE_HEADER, .u.header = {"type", "order", 5}},
+            {.vtype = RD_KAFKA_VTYPE_HEADER, .u.header = {"group", gbuf, glen}},
+            /* the signature last, and only when there is a key */
+            {.vtype = RD_KAFKA_VTYPE_HEADER, .u.header = {EVSIG_HEADER, mac, EVSIG_B64_LEN}},
+        };
+        size_t nvu = sizeof vu / sizeof vu[0] - (sign ? 0 : 1);
         for (;;) {
-            rd_kafka_resp_err_t e =
-                sign ? rd_kafka_producev(
-                           rk, RD_KAFKA_V_TOPIC(c->kafka_topic), RD_KAFKA_V_KEY(row[2], lens[2]),
-                           RD_KAFKA_V_VALUE(row[4], lens[4]), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                           RD_KAFKA_V_HEADER("type", "order", 5),
-                           RD_KAFKA_V_HEADER("group", gbuf, (ssize_t)strlen(gbuf)),
-                           RD_KAFKA_V_HEADER(EVSIG_HEADER, mac, EVSIG_B64_LEN), RD_KAFKA_V_OPAQUE((void *)tag),
-                           RD_KAFKA_V_END)
-                     : rd_kafka_producev(
-                           rk, RD_KAFKA_V_TOPIC(c->kafka_topic), RD_KAFKA_V_KEY(row[2], lens[2]),
-                           RD_KAFKA_V_VALUE(row[4], lens[4]), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                           RD_KAFKA_V_HEADER("type", "order", 5),
-                           RD_KAFKA_V_HEADER("group", gbuf, (ssize_t)strlen(gbuf)), RD_KAFKA_V_OPAQUE((void *)tag),
-                           RD_KAFKA_V_END);
+            rd_kafka_error_t *err = rd_kafka_produceva(rk, vu, nvu);
+            rd_kafka_resp_err_t e = err ? rd_kafka_error_code(err) : RD_KAFKA_RESP_ERR_NO_ERROR;
+            if (err)
+                rd_kafka_error_destroy(err);
             if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 produced++;
                 break;

@@ -270,7 +270,32 @@ START_TEST(test_deadline_pays)
 }
 END_TEST
 
+/* The replica breaker of dal_pool (flow/read.c): after a failure the server is
+ * avoided for the hold, then exactly one caller gets the trial; a success ends
+ * the avoidance. */
+START_TEST(test_pool_breaker)
+{
+    dal_pool_opts o = {.addr = "127.0.0.1:1", .user = "u", .db = "d", .size = 1, .max_inflight = 1};
+    dal_pool *p = dal_pool_create(&o);
+    ck_assert_ptr_nonnull(p);
+    ck_assert(dal_pool_usable(p, 1000, 2000));      /* never failed */
+    ck_assert(dal_pool_usable(p, 1000, 2000));
+    dal_pool_avoid(p, 1000, 2000);
+    ck_assert(!dal_pool_usable(p, 1000, 2000));
+    ck_assert(!dal_pool_usable(p, 2999, 2000));
+    ck_assert(dal_pool_usable(p, 3000, 2000));      /* the hold is over: one trial ... */
+    ck_assert(!dal_pool_usable(p, 3000, 2000));     /* ... and only one */
+    ck_assert(!dal_pool_usable(p, 4999, 2000));
+    ck_assert(dal_pool_usable(p, 5000, 2000));      /* the trial failed silently: the next one */
+    dal_pool_answered(p);                            /* a success */
+    ck_assert(dal_pool_usable(p, 5001, 2000));
+    ck_assert(dal_pool_usable(p, 5001, 2000));
+    dal_pool_destroy(p);
+}
+END_TEST
+
 int main(void)
+
 {
     Suite *s = suite_create("batch");
     TCase *tc = tcase_create("batch");
@@ -282,6 +307,7 @@ int main(void)
     tcase_add_test(tc, test_withdrawal);
     tcase_add_test(tc, test_bad_arguments);
     tcase_add_test(tc, test_deadline_pays);
+    tcase_add_test(tc, test_pool_breaker);
     suite_add_tcase(s, tc);
     return ut_run(s);
 }

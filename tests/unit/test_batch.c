@@ -5,7 +5,8 @@
  * item not taken in time is withdrawn and never executed.
  *
  * A "gate" holds the first batch in exec until the test opens it, so the
- * shape of the next batches does not depend on timing.
+ * shape of the next batches does not depend on timing. Also here, being the
+ * other lock-free piece of dal/: the pool's replica breaker.
  */
 #include <pthread.h>
 #include <stdatomic.h>

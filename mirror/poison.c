@@ -208,6 +208,30 @@ static void set_level(void *ctx, int i, int level)
         w->n_isolations++;
 }
 
+typedef struct {
+    char order_no[ONO_LEN + 1];
+    char merchant[ORD_MERCHANT_MAX + 1];
+    int group;
+} owner;
+
+static int owner_cmp(const void *x, const void *y)
+{
+    return strcmp(((const owner *)x)->order_no, ((const owner *)y)->order_no);
+}
+
+static int owner_key_cmp(const void *key, const void *y) { return strcmp(key, ((const owner *)y)->order_no); }
+
+/* qsort has no context argument: the batch being sorted (one mirror worker
+ * thread each; thread-local) */
+static _Thread_local const mworker *sort_ctx;
+
+static int event_cmp(const void *x, const void *y)
+{
+    int a = *(const int *)x, b = *(const int *)y;
+    int c = strcmp(sort_ctx->ord[a].order_no, sort_ctx->ord[b].order_no);
+    return c != 0 ? c : (a > b) - (a < b);   /* offset order within one order number */
+}
+
 /*
  * Ownership (mev_check_owner): read the stored merchant and group of every
  * order the batch's good events name, in one query, and dead-letter
@@ -244,9 +268,11 @@ static bool owner_check(mworker *w)
         return false;
     }
     int nrows = (int)mysql_num_rows(res);
-    typedef struct { char order_no[ONO_LEN + 1]; char merchant[ORD_MERCHANT_MAX + 1]; int group; } owner;
-    owner *have = calloc((size_t)nrows + (size_t)w->nb, sizeof *have);
-    if (have == NULL) {
+    owner *have = calloc((size_t)nrows + 1, sizeof *have);
+    int *idx = calloc((size_t)w->nb + 1, sizeof *idx);
+    if (have == NULL || idx == NULL) {
+        free(have);
+        free(idx);
         mysql_free_result(res);
         snprintf(w->sqlerr, sizeof w->sqlerr, "owner check: out of memory");
         return false;
@@ -262,30 +288,38 @@ static bool owner_check(mworker *w)
         nh++;
     }
     mysql_free_result(res);
-    /* in offset order: a good event for an order not yet known becomes its owner */
-    for (int i = 0; i < w->nb; i++) {
-        if (w->res[i] != MEV_OK)
-            continue;
-        const order_t *o = &w->ord[i];
-        int k = 0;
-        while (k < nh && strcmp(have[k].order_no, o->order_no) != 0)
-            k++;
-        if (k == nh) {
-            sk_strlcpy(have[nh].order_no, o->order_no, sizeof have[nh].order_no);
-            sk_strlcpy(have[nh].merchant, o->merchant_id, sizeof have[nh].merchant);
-            have[nh].group = o->group;
-            nh++;
-            continue;
+    qsort(have, (size_t)nh, sizeof *have, owner_cmp);
+    /* the good events by order number, in offset order within one number:
+     * the stored owner decides; for a new order its first event is the owner */
+    int ni = 0;
+    for (int i = 0; i < w->nb; i++)
+        if (w->res[i] == MEV_OK)
+            idx[ni++] = i;
+    sort_ctx = w;
+    qsort(idx, (size_t)ni, sizeof *idx, event_cmp);
+    sort_ctx = NULL;
+    for (int a = 0; a < ni;) {
+        const order_t *first = &w->ord[idx[a]];
+        int b = a + 1;
+        while (b < ni && strcmp(w->ord[idx[b]].order_no, first->order_no) == 0)
+            b++;
+        const owner *stored = bsearch(first->order_no, have, (size_t)nh, sizeof *have, owner_key_cmp);
+        const char *merchant = stored ? stored->merchant : first->merchant_id;
+        int group = stored ? stored->group : first->group;
+        for (int k = stored ? a : a + 1; k < b; k++) {
+            int i = idx[k];
+            w->res[i] = mev_check_owner(&w->ord[i], merchant, group, w->why[i], sizeof w->why[i]);
+            if (w->res[i] != MEV_OK) {
+                const rd_kafka_message_t *m = w->batch[i];
+                sk_warn("event=mirror_dead_letter topic=%s partition=%d offset=%" PRId64 " reason=%s detail=\"%s\"",
+                        rd_kafka_topic_name(m->rkt), (int)m->partition, (int64_t)m->offset, mev_res_name(w->res[i]),
+                        w->why[i]);
+            }
         }
-        w->res[i] = mev_check_owner(o, have[k].merchant, have[k].group, w->why[i], sizeof w->why[i]);
-        if (w->res[i] != MEV_OK) {
-            const rd_kafka_message_t *m = w->batch[i];
-            sk_warn("event=mirror_dead_letter topic=%s partition=%d offset=%" PRId64 " reason=%s detail=\"%s\"",
-                    rd_kafka_topic_name(m->rkt), (int)m->partition, (int64_t)m->offset, mev_res_name(w->res[i]),
-                    w->why[i]);
-        }
+        a = b;
     }
     free(have);
+    free(idx);
     return true;
 }
 

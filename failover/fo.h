@@ -100,7 +100,8 @@ typedef struct {
     int64_t timeout_ms;    /* @@rpl_semi_sync_master_timeout of the primary */
     /* Wall ms by which the primary had stopped answering: the end of the
      * earliest failed probe after the last successful one (Redis
-     * skip:fo:down:G:<node>); 0 = unknown, then the time of the check. */
+     * hash skip:fo:down:G, one field per daemon); 0 = unknown, then the time
+     * of the check. */
     int64_t down_ms;
     int64_t now_ms;        /* wall clock of the check */
 } fo_evidence;

@@ -22,7 +22,7 @@ typedef struct {
     bool started;
     /* failover (owned by this thread) */
     int64_t down_since;       /* mono ms of the first failed probe of a run of failures; 0 = up */
-    bool down_marked;         /* skip:fo:down:G:<node> written for this run of failures */
+    bool down_marked;         /* our field of skip:fo:down:G written for this run of failures */
     /* the quiet point (failover evidence): see record_evidence */
     char quiet_primary[300];  /* the primary it belongs to */
     int64_t quiet_ms;         /* wall ms: start of the last acknowledged heartbeat's probe */

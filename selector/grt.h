@@ -6,7 +6,7 @@
  *
  * Counters (spec §6): a failure is counted locally at once and queued for
  * Redis; the refresher thread (grt_refresh, every counter_refresh_ms) sends
- * queued increments (INCRBY + EXPIRE on skip:fail:<g>:<window>) and reads
+ * queued increments (INCRBY + EXPIRE on sel_fail_key: skip:fail:<g>:<primary>:…) and reads
  * every group's shared count and fence. While Redis is down each daemon uses
  * its local counts and says so (grt_counters_local()). The request path does
  * no I/O here: it reads the cached values.

@@ -631,7 +631,10 @@ static httpc_err request_once(httpc *c, const char *method, const char *path, co
 
 /* A 401 REPLAYED for a nonce we made fresh means the request was delivered
  * twice (a balancer re-sent it after the first daemon died): sign it anew
- * and send it once more. Safe: creates, pays and refunds are idempotent. */
+ * and send it again, at most HTTPC_RESIGNS times (while a daemon dies the
+ * re-signed request can meet the same fate). Safe: creates, pays and refunds
+ * are idempotent. */
+#define HTTPC_RESIGNS 3
 static bool replayed(const httpc_resp *r)
 {
     return r->status == 401 && r->body != NULL && strstr(r->body, "\"REPLAYED\"") != NULL;
@@ -642,7 +645,7 @@ httpc_err httpc_request(httpc *c, const char *method, const char *path, const ch
 {
     (void)auth_token;
     httpc_err e = request_once(c, method, path, body, len, out);
-    if (e == HTTPC_OK && c->key != NULL && replayed(out))
+    for (int i = 0; i < HTTPC_RESIGNS && e == HTTPC_OK && c->key != NULL && replayed(out); i++)
         e = request_once(c, method, path, body, len, out);
     return e;
 }

@@ -22,6 +22,18 @@ static sk_status get_on(dal_pool *p, int64_t deadline, const char *order_no, ord
     return st;
 }
 
+/* A read on the replica, feeding its breaker: an answer (found or not: a
+ * lagging replica is not a dead one) ends the avoidance, a failure starts it. */
+static sk_status read_replica(dal_pool *rp, const conf *c, int64_t hold, const char *order_no, order_t *o)
+{
+    sk_status st = get_on(rp, sk_mono_ms() + c->db_read_timeout_ms, order_no, o);
+    if (st == SK_OK || st == SK_ENOT_FOUND)
+        dal_pool_answered(rp);
+    else if (st != SK_EOVERLOADED)
+        dal_pool_avoid(rp, sk_mono_ms(), hold);
+    return st;
+}
+
 sk_status flow_read_order(app *a, const rt *r, int group, const char *order_no, bool replica_first, order_t *o,
                           const char **from)
 {
@@ -29,28 +41,30 @@ sk_status flow_read_order(app *a, const rt *r, int group, const char *order_no, 
     dal_pool *rp = replica_first ? rt_replica(r, group) : NULL;
     /* a replica that failed (down, partitioned) is skipped for a while: one
      * read pays its timeout, the others go to the primary at once; one read
-     * per hold tries it again */
-    int64_t now = sk_mono_ms(), hold = 2 * (int64_t)c->db_read_timeout_ms;
-    if (rp && dal_pool_usable(rp, now, hold)) {
-        sk_status st = get_on(rp, now + c->db_read_timeout_ms, order_no, o);
-        if (st == SK_OK) {
-            dal_pool_answered(rp);
+     * per hold tries it again. When the primary cannot answer either, the
+     * replica is tried anyway: it is the only copy left to read. */
+    int64_t hold = 2 * (int64_t)c->db_read_timeout_ms;
+    bool tried = false;
+    if (rp && dal_pool_usable(rp, sk_mono_ms(), hold)) {
+        tried = true;
+        if (read_replica(rp, c, hold, order_no, o) == SK_OK) {
             *from = "replica";
             return SK_OK;
         }
-        if (st == SK_ENOT_FOUND)
-            dal_pool_answered(rp);     /* it answered: lagging, not down */
-        else if (st != SK_EOVERLOADED)
-            dal_pool_avoid(rp, sk_mono_ms(), hold);
     }
     dal_pool *pp = rt_primary(r, group);
-    if (pp == NULL || flow_group_down(a, c, group))
-        return SK_EGROUP_UNAVAILABLE;
-    sk_status st = get_on(pp, sk_mono_ms() + c->db_read_timeout_ms, order_no, o);
-    if (st == SK_OK)
-        *from = "primary";
-    if (st == SK_OK || st == SK_ENOT_FOUND || st == SK_EOVERLOADED)
-        return st;
+    sk_status st = SK_EGROUP_UNAVAILABLE;
+    if (pp != NULL && !flow_group_down(a, c, group)) {
+        st = get_on(pp, sk_mono_ms() + c->db_read_timeout_ms, order_no, o);
+        if (st == SK_OK)
+            *from = "primary";
+        if (st == SK_OK || st == SK_ENOT_FOUND || st == SK_EOVERLOADED)
+            return st;
+    }
+    if (rp && !tried && read_replica(rp, c, hold, order_no, o) == SK_OK) {
+        *from = "replica";
+        return SK_OK;
+    }
     return SK_EGROUP_UNAVAILABLE;
 }
 

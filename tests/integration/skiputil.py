@@ -148,15 +148,16 @@ class Client:
                     raise
         if kid:
             skipsign.check_response(kid, r.status, n, text, r.getheader("Skip-Signature"))
-            if r.status == 401 and b'"REPLAYED"' in text and not getattr(self, "_resent", False):
+            if r.status == 401 and b'"REPLAYED"' in text and getattr(self, "_resent", 0) < 3:
                 # our nonce was fresh: the balancer delivered the request twice (the
                 # first daemon died after reading it). Re-sign and send it again, as
-                # the C client does (client/httpc.c); writes are idempotent.
-                self._resent = True
+                # the C client does (client/httpc.c); writes are idempotent. Bounded:
+                # while a daemon dies the re-signed request can meet the same fate.
+                self._resent = getattr(self, "_resent", 0) + 1
                 try:
                     return self.request(method, path, body, headers, raw, key)
                 finally:
-                    self._resent = False
+                    self._resent -= 1
         try:
             parsed = json.loads(text) if text else None
         except ValueError:

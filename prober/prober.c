@@ -27,6 +27,8 @@ typedef struct {
     char quiet_primary[300];  /* the primary it belongs to */
     int64_t quiet_ms;         /* wall ms: start of the last acknowledged heartbeat's probe */
     char quiet_gtid[64];      /* that heartbeat's GTID */
+    char seen_gtid[64];       /* @@last_gtid after the previous probe: a heartbeat that
+                                 binlogged nothing (same GTID) proves nothing */
     pid_t child;              /* running `skipctl group failover --auto`, 0 = none */
     int64_t child_at;         /* mono ms it was started */
 } pthr;
@@ -100,11 +102,13 @@ static void record_evidence(pthr *t, const rt *r, const char *primary, MYSQL *my
         sk_strlcpy(t->quiet_primary, primary, sizeof t->quiet_primary);
         t->quiet_ms = 0;
         t->quiet_gtid[0] = '\0';
+        t->seen_gtid[0] = '\0';
     }
-    if (on && row[3][0] != '\0' && strcmp(row[3], t->quiet_gtid) != 0) {
+    if (on && row[3][0] != '\0' && strcmp(row[3], t->seen_gtid) != 0) {
         t->quiet_ms = probe_wall_ms;
         sk_strlcpy(t->quiet_gtid, row[3], sizeof t->quiet_gtid);
     }
+    sk_strlcpy(t->seen_gtid, row[3], sizeof t->seen_gtid);
     if (r->kv == NULL || !kv_up(r->kv))
         return;
     char val[700];

@@ -524,3 +524,16 @@ def kafka_end_offsets(env, partitions, topic=None):
 def broker_name(env, i):
     """./dev's component name of broker i: "kafka" in a one-broker cluster, else kafkaN."""
     return "kafka" if env.get("SKIP_KAFKA_BROKERS", "1") == "1" else "kafka%d" % i
+
+
+def wait_for(pred, timeout, step=0.2, recheck=True):
+    """Poll pred every step seconds (monotonic clock) until it returns something
+    true or timeout seconds pass; return that value. At the deadline, recheck=True
+    asks pred once more and returns its answer, recheck=False returns None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred() if recheck else None

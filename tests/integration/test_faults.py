@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+import skiputil
 from skiputil import (Client, CreateStream, Daemon, acked, create_body, db, dev, failures, groups,
                       load_env, verify_stored)
 
@@ -30,13 +31,7 @@ def group_state(url, gid):
 
 
 def wait_for(pred, timeout, step=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return None
+    return skiputil.wait_for(pred, timeout, step, recheck=False)
 
 
 def takes_orders(url, gid, timeout):

@@ -17,6 +17,7 @@ import time
 import pymysql
 import pytest
 
+import skiputil
 from skiputil import (Client, CreateStream, Daemon, acked, create_body, daemon_urls, db, failures, load_env,
                       read_secret, verify_stored)
 
@@ -53,13 +54,7 @@ def partitioned(dev, target):
 
 
 def wait_for(pred, timeout, step=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return None
+    return skiputil.wait_for(pred, timeout, step, recheck=False)
 
 
 def groups_view(url):

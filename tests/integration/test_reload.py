@@ -10,21 +10,11 @@ import time
 
 import pytest
 
-from skiputil import Client, Daemon, create_body, load_env
+from skiputil import Client, Daemon, create_body, load_env, wait_for
 
 ENV = load_env()
 BASE = int(ENV["SKIP_PORT_BASE"])
 DEAD_PORT = BASE + 99   # nothing listens there
-
-
-def wait_for(fn, timeout=10.0, interval=0.1):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(interval)
-    return fn()
 
 
 def edit(d, pattern, repl, count=1):

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from skiputil import Client, create_body, dev, load_env, uid
+from skiputil import Client, create_body, dev, load_env, uid, wait_for
 
 ENV = load_env()
 G = 2
@@ -202,16 +202,6 @@ def orders_in_group(c, n, merchant):
         if r["group"] == G:
             out.append(r)
     return out
-
-
-def wait_for(pred, timeout, step=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 # ------------------------------------------------------------------ load

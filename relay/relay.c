@@ -114,6 +114,7 @@ typedef struct rgroup {
     unsigned char *ok;           /* per message: 1 delivered */
     char last_err[160];
     int msg_timeout_ms;          /* the producer's message.timeout.ms (bounds a round's wait) */
+    int64_t next_pending;        /* when the backlog gauge is due again (monotonic ms) */
 } rgroup;
 
 struct relay {
@@ -323,6 +324,24 @@ static sk_status outbox_count(MYSQL *my, int64_t *n)
     return SK_OK;
 }
 
+/* The backlog gauge, when due (every PENDING_EVERY_MS). Called between
+ * rounds and while a round waits for Kafka's reports (on the round's own
+ * connection, inside its READ COMMITTED transaction: a plain COUNT is a
+ * non-locking read), so the gauge stays fresh while Kafka stalls. Returns
+ * the count's status (SK_OK when not due). */
+static sk_status refresh_pending(rgroup *rg, MYSQL *my)
+{
+    int64_t now = sk_mono_ms();
+    if (now < rg->next_pending)
+        return SK_OK;
+    rg->next_pending = now + PENDING_EVERY_MS;
+    int64_t pending = 0;
+    sk_status st = outbox_count(my, &pending);
+    if (st == SK_OK)
+        grt_set_outbox_pending(rg->r->g, rg->id, pending);
+    return st;
+}
+
 /*
  * Group ownership: the relay of a group is whoever holds the MariaDB user
  * lock RELAY_LOCK on that group's primary (GET_LOCK is per server, so one
@@ -463,6 +482,7 @@ static int relay_round(rgroup *rg, rd_kafka_t *rk, MYSQL *my, const conf *c, boo
     bool graced = false;
     while (rg->ndone < produced && sk_mono_ms() < deadline) {
         rd_kafka_poll(rk, 5);
+        (void)refresh_pending(rg, my); /* a broken connection fails the DELETE below */
         if (!graced && atomic_load(&rg->r->stop)) {
             graced = true; /* stopping: wait at most one more second */
             if (sk_mono_ms() + 1000 < deadline)
@@ -526,7 +546,6 @@ static void *group_main(void *arg)
     MYSQL *my = NULL;
     char addr[600] = "", ksig[600] = "";
     int backoff = BACKOFF_MIN_MS;
-    int64_t next_pending = 0;
     bool failing = false, owner = false;
     int fails = 0;
     int64_t standby_until = 0;
@@ -576,18 +595,12 @@ static void *group_main(void *arg)
             continue;
         }
         int64_t now = sk_mono_ms();
-        if (now >= next_pending) {
-            int64_t pending = 0;
-            sk_status st = outbox_count(my, &pending);
-            if (st == SK_OK)
-                grt_set_outbox_pending(r->g, rg->id, pending);
-            else if (st != SK_EDB) {
-                mysql_close(my);
-                my = NULL;
-                rt_put(h);
-                continue;
-            }
-            next_pending = now + PENDING_EVERY_MS;
+        sk_status pst = refresh_pending(rg, my);
+        if (pst != SK_OK && pst != SK_EDB) {
+            mysql_close(my);
+            my = NULL;
+            rt_put(h);
+            continue;
         }
         if (!owner) {
             int o = now >= standby_until ? relay_own(my) : 0;
@@ -645,7 +658,13 @@ static void *group_main(void *arg)
             standby_until = sk_mono_ms() + 3 * OWNER_POLL_MS;
             sk_info("event=relay_yield group=%d reason=consecutive_failures", rg->id);
         }
-        nap(r, backoff);
+        /* back off in gauge-sized steps: the backlog stays fresh while Kafka is down */
+        for (int left = backoff; left > 0 && !atomic_load(&r->stop); left -= PENDING_EVERY_MS) {
+            nap(r, left < PENDING_EVERY_MS ? left : PENDING_EVERY_MS);
+            sk_status ps = my != NULL ? refresh_pending(rg, my) : SK_OK;
+            if (ps != SK_OK && ps != SK_EDB)
+                break; /* the next round finds the connection broken and reconnects */
+        }
         backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
     }
     if (my != NULL)

@@ -156,6 +156,7 @@ static void wait_ms(audit *a, int ms)
 static void *writer(void *arg)
 {
     audit *a = arg;
+    sk_thread_name("sk-audit");
     int backoff = 0;
     bool down = false;
     for (;;) {

@@ -65,20 +65,32 @@ static bool local_seen(nonce_store *n, uint64_t h, int64_t now_s)
     return false;
 }
 
+int nonce_key(char out[NONCE_KEY_MAX], const char *key_id, const char *nonce)
+{
+    int kl = snprintf(out, NONCE_KEY_MAX, "skip:nonce:%s:%s", key_id, nonce);
+    return kl > 0 && kl < NONCE_KEY_MAX ? kl : -1;
+}
+
+sk_status nonce_settle(nonce_store *n, const char *key, nonce_redis v, int64_t now_s)
+{
+    /* every nonce goes into the local table, so that it still answers for
+     * the recent ones once Redis is gone */
+    bool seen_here = local_seen(n, sel_hash(key, strlen(key), 0x6e6f6e6365ULL), now_s);
+    atomic_store(&n->local, v == NONCE_REDIS_DOWN);
+    if (v == NONCE_REDIS_DOWN)
+        return seen_here ? SK_EREPLAYED : SK_OK;
+    return v == NONCE_REDIS_NEW ? SK_OK : SK_EREPLAYED;
+}
+
 sk_status nonce_check(nonce_store *n, kv *k, const char *key_id, const char *nonce, int64_t now_s)
 {
-    char key[AUTH_ID_MAX + AUTH_NONCE_MAX + 16];
-    int kl = snprintf(key, sizeof key, "skip:nonce:%s:%s", key_id, nonce);
-    bool seen_here = local_seen(n, sel_hash(key, (size_t)kl, 0x6e6f6e6365ULL), now_s);
+    char key[NONCE_KEY_MAX];
+    if (nonce_key(key, key_id, nonce) < 0)
+        return SK_EREPLAYED; /* cannot happen: ids and nonces are bounded (auth.h) */
     redisReply *r = kv_cmd(k, "SET %s 1 NX EX %d", key, AUTH_NONCE_TTL_S);
-    if (r == NULL) {
-        atomic_store(&n->local, true);
-        return seen_here ? SK_EREPLAYED : SK_OK;
-    }
-    atomic_store(&n->local, false);
-    bool fresh = r->type == REDIS_REPLY_STATUS;
+    nonce_redis v = r == NULL ? NONCE_REDIS_DOWN : r->type == REDIS_REPLY_STATUS ? NONCE_REDIS_NEW : NONCE_REDIS_SEEN;
     freeReplyObject(r);
-    return fresh ? SK_OK : SK_EREPLAYED;
+    return nonce_settle(n, key, v, now_s);
 }
 
 bool nonce_local(const nonce_store *n) { return atomic_load(&((nonce_store *)n)->local); }

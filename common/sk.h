@@ -75,6 +75,9 @@ int64_t sk_mono_ms(void);
 int64_t sk_mono_us(void);
 /* Sleep ms milliseconds (no-op for ms <= 0). */
 void sk_sleep_ms(int64_t ms);
+/* Name the calling thread (top -H, perf, /proc/PID/task/TID/comm): the
+ * printf-formatted name, cut to the kernel's 15 bytes. */
+void sk_thread_name(const char *fmt, ...) SK_PRINTF(1, 2);
 
 /* Logging: one line per event, key=value. The level is one atomic (a
  * reload changes it while other threads log). */

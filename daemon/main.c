@@ -84,6 +84,7 @@ static void lease_drop(kv *k, const char *token, int node)
 static void *refresher(void *arg)
 {
     app *a = arg;
+    sk_thread_name("sk-refresh");
     int64_t next_lease = 0, next_auth_warn = 0;
     while (!atomic_load(&stop_threads)) {
         rt *r = rt_get(a->rt);
@@ -114,6 +115,7 @@ static void *refresher(void *arg)
 static void *sweeper(void *arg)
 {
     app *a = arg;
+    sk_thread_name("sk-sweep");
     while (!atomic_load(&stop_threads)) {
         rt *r = rt_get(a->rt);
         int period = r->c->sweep_interval_ms;

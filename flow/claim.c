@@ -60,6 +60,31 @@ sk_status claim_take(kv *k, const char *key, const char *val, claim_holder *h)
     return SK_EHELD;
 }
 
+static const char GUARDED_TAKE[] =
+    "if not redis.call('set',KEYS[1],'1','NX','EX',ARGV[1]) then return 0 end "
+    "if redis.call('set',KEYS[2],ARGV[2],'NX','PX',ARGV[3]) then return 1 end "
+    "return redis.call('get',KEYS[2])";
+
+sk_status claim_take_guarded(kv *k, const char *guard, int guard_ttl_s, const char *key, const char *val,
+                             claim_holder *h)
+{
+    redisReply *r = kv_cmd(k, "EVAL %s 2 %s %s %d %s %lld", GUARDED_TAKE, guard, key, guard_ttl_s, val,
+                           CLAIM_TTL_MS);
+    if (r == NULL)
+        return SK_EUNAVAILABLE;
+    sk_status st;
+    if (r->type == REDIS_REPLY_INTEGER) {
+        st = r->integer == 1 ? SK_OK : SK_EREPLAYED;
+    } else if (r->type == REDIS_REPLY_STRING) {
+        claim_parse(r->str, h);
+        st = SK_EHELD;
+    } else {
+        st = SK_EUNAVAILABLE; /* an error reply (script refused): as if Redis were down */
+    }
+    freeReplyObject(r);
+    return st;
+}
+
 static const char CAS_SET[] =
     "if redis.call('get',KEYS[1])==ARGV[1] then return redis.call('set',KEYS[1],ARGV[2],'PX',ARGV[3]) "
     "else return 0 end";

@@ -57,6 +57,12 @@ bool claim_holder_gone(const claim_holder *h, int64_t now_wall_ms);
 
 /* SK_OK: ours. SK_EHELD: someone else's (*h filled). SK_EUNAVAILABLE. */
 sk_status claim_take(kv *k, const char *key, const char *val, claim_holder *h) SK_WUR;
+/* claim_take behind a guard key, atomically and in one round trip (one
+ * script): SET guard NX EX guard_ttl_s first; when the guard exists already
+ * SK_EREPLAYED and nothing is taken. Else as claim_take (a held claim's
+ * value comes back in the same round trip). */
+sk_status claim_take_guarded(kv *k, const char *guard, int guard_ttl_s, const char *key, const char *val,
+                             claim_holder *h) SK_WUR;
 /* SK_OK: replaced h's value with val. SK_EHELD: it changed meanwhile. SK_EUNAVAILABLE. */
 sk_status claim_takeover(kv *k, const char *key, const claim_holder *h, const char *val) SK_WUR;
 /* Point our claim at a new value (SET XX). SK_OK or SK_EUNAVAILABLE. */

@@ -75,7 +75,27 @@ typedef struct {
     char key[CLAIM_KEY_MAX];
     char val[CLAIM_VAL_MAX];
     enum { CL_NOT_TRIED, CL_OWNED, CL_NONE } claim;
+    flow_guard *guard;            /* NULL, or taken with the first claim (flow.h) */
 } cctx;
+
+/* The guard, told what Redis said: its verdict (SK_OK, or the answer). */
+static sk_status settle_guard(flow_guard *g, fg_said said)
+{
+    g->verdict = g->settle(g->ctx, said);
+    g->done = true;
+    return g->verdict;
+}
+
+/* The first claim: with the guard when there is one (one round trip). */
+static sk_status first_take(cctx *x, claim_holder *h)
+{
+    flow_guard *g = x->guard;
+    if (g == NULL || g->done)
+        return claim_take(x->r->kv, x->key, x->val, h);
+    sk_status st = claim_take_guarded(x->r->kv, g->key, g->ttl_s, x->key, x->val, h);
+    sk_status gv = settle_guard(g, st == SK_EREPLAYED ? FG_SEEN : st == SK_EUNAVAILABLE ? FG_DOWN : FG_NEW);
+    return gv != SK_OK ? gv : st;
+}
 
 /*
  * Take the claim for the number in x->val. Returns true to go on with the
@@ -87,7 +107,13 @@ static bool take_claim(cctx *x, flow_result *out)
 {
     for (;;) {
         claim_holder h;
-        sk_status st = claim_take(x->r->kv, x->key, x->val, &h);
+        sk_status st = first_take(x, &h);
+        if (st == SK_EREPLAYED) {  /* the guard refused: nothing was taken */
+            x->claim = CL_NONE;
+            out->status = st;
+            out->message = "nonce already used with this key";
+            return false;
+        }
         if (st == SK_OK) {
             x->claim = CL_OWNED;
             return true;
@@ -267,9 +293,9 @@ static void count(app *a, const conf *c, int g, plan_outcome o, const plan_verdi
     }
 }
 
-static void run_create(app *a, const create_req *req, flow_result *out)
+static void run_create(app *a, const create_req *req, flow_guard *g, flow_result *out)
 {
-    cctx x = {.a = a, .req = req};
+    cctx x = {.a = a, .req = req, .guard = g};
     rt *r = rt_get(a->rt);
     x.r = r;
     const conf *c = r->c;
@@ -339,7 +365,7 @@ static void run_create(app *a, const create_req *req, flow_result *out)
     rt_put(r);
 }
 
-void flow_create(app *a, const create_req *r, flow_result *out)
+void flow_create(app *a, const create_req *r, flow_guard *g, flow_result *out)
 {
     memset(out, 0, sizeof *out);
     char key[CLAIM_KEY_MAX];
@@ -347,10 +373,12 @@ void flow_create(app *a, const create_req *r, flow_result *out)
     bool leader;
     sf_entry *e = sf_join(a->sf, key, &leader);
     if (leader) {
-        run_create(a, r, out);
+        run_create(a, r, g, out);
         sf_finish(a->sf, e, out->status, out->has_order ? &out->order : NULL);
         return;
     }
+    /* a twin runs here: its outcome is this request's answer (the guard, if
+     * any, is left to the caller: done stays false) */
     /* a twin on this daemon is running: answer from its outcome */
     rt *rr = rt_get(a->rt);
     int64_t deadline = sk_mono_ms() + rr->c->request_deadline_ms;

@@ -59,7 +59,28 @@ typedef struct {
     const char *read_from;        /* read: "replica" or "primary" */
 } flow_result;
 
-void flow_create(app *a, const create_req *r, flow_result *out);
+/*
+ * An optional guard taken in the same Redis round trip as a create's
+ * idempotency claim, before it: the signed request's nonce (spec §10; the
+ * HTTP layer builds it, the flow knows only a key). The claim script sets
+ * key NX EX ttl_s and refuses the claim when key exists; settle() is then
+ * told what Redis said and answers SK_OK or the status to answer (it keeps
+ * the replay store's local table). A create that never reaches its claim
+ * (a twin on this daemon answers it, or no attempt is made) leaves done
+ * false: the caller checks the guard on its own then (FG_ASK).
+ */
+typedef enum { FG_NEW, FG_SEEN, FG_DOWN, FG_ASK } fg_said;
+typedef struct flow_guard {
+    const char *key;
+    int ttl_s;
+    sk_status (*settle)(void *ctx, fg_said said);
+    void *ctx;
+    bool done;                    /* settled (by the flow or its caller) */
+    sk_status verdict;            /* settle's answer, once done */
+} flow_guard;
+
+/* g: NULL, or the guard to take with the claim (see above). */
+void flow_create(app *a, const create_req *r, flow_guard *g, flow_result *out);
 
 typedef enum { UPD_PAY, UPD_CLOSE, UPD_REFUND } upd_kind;
 typedef struct {

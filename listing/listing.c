@@ -85,6 +85,7 @@ typedef struct {
 static void *gjob_main(void *arg)
 {
     gjob *j = arg;
+    sk_thread_name("sk-list");
     /* primary first: a listing straight from the groups is read-your-writes
      * (a replica may not have applied the newest orders yet); the replica
      * serves when the primary does not answer */

@@ -232,6 +232,7 @@ static void *run(void *arg)
 {
     pthr *t = arg;
     prober *p = t->p;
+    sk_thread_name("sk-probe-g%d", t->id);
     MYSQL *my = NULL;
     char addr[600] = "";
     while (!atomic_load(&p->stop)) {

@@ -542,6 +542,7 @@ static void *group_main(void *arg)
 {
     rgroup *rg = arg;
     struct relay *r = rg->r;
+    sk_thread_name("sk-relay-g%d", rg->id);
     rd_kafka_t *rk = NULL;
     MYSQL *my = NULL;
     char addr[600] = "", ksig[600] = "";
@@ -680,6 +681,7 @@ static void *group_main(void *arg)
 static void *lag_main(void *arg)
 {
     struct relay *r = arg;
+    sk_thread_name("sk-mirror-lag");
     while (!atomic_load(&r->stop)) {
         rt *h = rt_get(r->rt);
         int64_t lag = -1;

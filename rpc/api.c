@@ -47,6 +47,48 @@ static void reply_flow_error(http_resp *rs, const flow_result *f, bool create)
     reply_error(rs, f->status, f->field, f->message, x);
 }
 
+/* ---------- who is calling ---------- */
+
+/* Who is calling: the authenticated key (NULL while auth.mode is off) and
+ * the request's nonce, to sign the answer with. A create's nonce is checked
+ * late (nonce_later): in the same Redis round trip as its idempotency claim
+ * (flow_guard), or after the handler when the create never reached a claim
+ * (answered by the local checks, a twin, or no group) — never after an
+ * effect, since every insert follows its claim. */
+typedef struct {
+    const auth_key *key;       /* set once the key is known: answers are signed from then on */
+    char nonce[AUTH_NONCE_MAX + 1];
+    bool nonce_later, nonce_checked;
+    app *a;
+    kv *kv;
+    int64_t now_s;
+    char nkey[NONCE_KEY_MAX];  /* the nonce's Redis key (nonce_later) */
+} caller;
+
+/* flow_guard.settle for a create's nonce (ctx: the caller). */
+static sk_status nonce_guard(void *ctx, fg_said said)
+{
+    caller *w = ctx;
+    w->nonce_checked = true;
+    if (said == FG_ASK)
+        return nonce_check(w->a->nonces, w->kv, w->key->id, w->nonce, w->now_s);
+    return nonce_settle(w->a->nonces, w->nkey,
+                        said == FG_NEW ? NONCE_REDIS_NEW : said == FG_SEEN ? NONCE_REDIS_SEEN : NONCE_REDIS_DOWN,
+                        w->now_s);
+}
+
+/* 401 REPLAYED, replacing whatever was rendered. */
+static void replayed(http_resp *rs)
+{
+    free(rs->body);
+    rs->body = NULL;
+    rs->len = 0;
+    rs->nhdr = 0;
+    rs->content_type = NULL;
+    http_add_header(rs, "WWW-Authenticate", "SKIP-HMAC-SHA256");
+    reply_error(rs, SK_EREPLAYED, NULL, "nonce already used with this key", NULL);
+}
+
 /* ---------- order routes ---------- */
 
 /* the merchant scope of a key, as flow/ wants it (ctx NULL: no scope) */
@@ -77,8 +119,9 @@ static bool path_order(const conf *c, http_resp *rs, const char *no, char order_
     return true;
 }
 
-static void h_create(app *a, const conf *c, const auth_key *k, const http_req *rq, http_resp *rs)
+static void h_create(app *a, const conf *c, caller *who, const http_req *rq, http_resp *rs)
 {
+    const auth_key *k = who->key;
     create_req r;
     ord_err e = {{0}, {0}};
     sk_status st = ord_parse_create(rq->body, rq->len, c->default_expire_s, &r, &e);
@@ -92,8 +135,13 @@ static void h_create(app *a, const conf *c, const auth_key *k, const http_req *r
     }
     if (!tapi_create_allowed(a, c, k, &r, rs))   /* §11: in memory, before any claim or write */
         return;
+    flow_guard g = {.key = who->nkey, .ttl_s = AUTH_NONCE_TTL_S, .settle = nonce_guard, .ctx = who};
     flow_result f;
-    flow_create(a, &r, &f);
+    flow_create(a, &r, who->nonce_later ? &g : NULL, &f);
+    if (f.status == SK_EREPLAYED) {
+        replayed(rs);
+        return;
+    }
     if (f.status != SK_OK) {
         reply_flow_error(rs, &f, true);
         return;
@@ -218,17 +266,10 @@ static void h_refund_list(app *a, const conf *c, const auth_key *k, http_resp *r
 
 /* ---------- auth (spec §10) ---------- */
 
-/* Who is calling: the authenticated key (NULL while auth.mode is off) and
- * the request's nonce, to sign the answer with. */
-typedef struct {
-    const auth_key *key;       /* set once the key is known: answers are signed from then on */
-    char nonce[AUTH_NONCE_MAX + 1];
-} caller;
-
 /* Authenticate a signed request. SK_OK, or the 401 to answer (*why says
  * which rule). A too-large request is only identified (its body was not
  * read, so its signature cannot be checked): it gets its 413, signed. */
-static sk_status authenticate(app *a, const rt *r, const http_req *rq, caller *who, const char **why)
+static sk_status authenticate(app *a, const rt *r, const http_req *rq, caller *who, bool later, const char **why)
 {
     int n = 0;
     const char *hv = http_header(rq, "Authorization", &n);
@@ -263,6 +304,13 @@ static sk_status authenticate(app *a, const rt *r, const http_req *rq, caller *w
     if (st != SK_OK) {
         *why = "internal error";
         return SK_EINTERNAL;
+    }
+    if (later && nonce_key(who->nkey, k->id, h.nonce) > 0) {
+        who->nonce_later = true; /* a create: with its claim (see caller) */
+        who->a = a;
+        who->kv = r->kv;
+        who->now_s = now;
+        return SK_OK;
     }
     if (nonce_check(a->nonces, r->kv, k->id, h.nonce, now) != SK_OK) {
         *why = "nonce already used with this key";
@@ -307,7 +355,7 @@ static void forbidden(http_resp *rs, const char *msg) { reply_error(rs, SK_EFORB
 
 /* The routes of a caller who passed authentication (or of anyone while auth
  * is off: who->key NULL). Role first, then each route's merchant scope. */
-static void route(app *a, const rt *r, const caller *who, const route_match_t *m, const route_target *t,
+static void route(app *a, const rt *r, caller *who, const route_match_t *m, const route_target *t,
                   const http_req *rq, http_resp *rs)
 {
     const conf *c = r->c;
@@ -323,7 +371,7 @@ static void route(app *a, const rt *r, const caller *who, const route_match_t *m
         return;
     }
     switch (m->route) {
-    case RT_CREATE: h_create(a, c, k, rq, rs); break;
+    case RT_CREATE: h_create(a, c, who, rq, rs); break;
     case RT_GET: h_get(a, c, k, t, rs, m->id); break;
     case RT_PAY: h_update(a, c, k, rq, rs, m->id, UPD_PAY); break;
     case RT_CLOSE: h_update(a, c, k, rq, rs, m->id, UPD_CLOSE); break;
@@ -374,7 +422,8 @@ static met_route dispatch(app *a, const rt *r, const http_req *rq, http_resp *rs
         return m.route;
     }
     /* everything else is signed: who is calling comes before what they ask */
-    sk_status ast = r->keys ? authenticate(a, r, rq, who, &why) : SK_OK;
+    bool create = st == SK_OK && m.route == RT_CREATE && m.method_ok;
+    sk_status ast = r->keys ? authenticate(a, r, rq, who, create, &why) : SK_OK;
     if (ast != SK_OK) {
         http_add_header(rs, "WWW-Authenticate", "SKIP-HMAC-SHA256");
         reply_error(rs, ast, NULL, why, NULL);
@@ -386,6 +435,10 @@ static met_route dispatch(app *a, const rt *r, const http_req *rq, http_resp *rs
         not_allowed(rs, m.allow);
     } else {
         route(a, r, who, &m, t, rq, rs);
+        /* a create that never reached its claim: its nonce now (no effect
+         * was made; a replay of it answers REPLAYED as any other) */
+        if (who->nonce_later && !who->nonce_checked && nonce_guard(who, FG_ASK) != SK_OK)
+            replayed(rs);
     }
     free(t);
     return m.route;

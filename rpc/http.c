@@ -180,8 +180,9 @@ void update_events(conn *c)
             ev |= EPOLLOUT;
         break;
     case CS_HANDLER:
-        ev = 0;
-        break;
+        /* the interest stays as it was (two epoll_ctl per request saved):
+         * a peer that sends more meanwhile is disarmed by conn_event */
+        return;
     case CS_WRITE:
         ev = c->ssl_want_read ? EPOLLIN : EPOLLOUT;
         break;
@@ -625,7 +626,8 @@ static void conn_event(conn *c, uint32_t ev)
     case CS_LINGER:
         linger_read(c);
         break;
-    default:
+    case CS_HANDLER:
+        set_events(c, 0); /* more input while the handler runs: read it after the answer */
         break;
     }
 }
@@ -683,6 +685,7 @@ static int next_timeout(loop *lp)
 void *loop_main(void *arg)
 {
     loop *lp = arg;
+    sk_thread_name("sk-loop");
     http_server *s = lp->s;
     struct epoll_event ev[EVENTS_MAX];
     lp->now = sk_mono_ms();

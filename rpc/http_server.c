@@ -36,6 +36,7 @@
 static void *worker_main(void *arg)
 {
     http_server *s = arg;
+    sk_thread_name("sk-worker");
     pthread_mutex_lock(&s->qmu);
     for (;;) {
         while (s->qlen == 0 && !s->qstop)

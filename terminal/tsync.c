@@ -106,6 +106,7 @@ static sk_status refresh(term *t, const rt *r, rstate *s)
 static void *refresher(void *arg)
 {
     term *t = arg;
+    sk_thread_name("sk-term-sync");
     rstate s = {0};
     while (!atomic_load(&t->stop)) {
         rt *r = rt_get(t->rt);
@@ -187,6 +188,7 @@ static void listen_on(term *t, kv_sub *sub, const rt *held)
 static void *subscriber(void *arg)
 {
     term *t = arg;
+    sk_thread_name("sk-term-sub");
     int backoff = 100;
     bool down = false;
     while (!atomic_load(&t->stop)) {

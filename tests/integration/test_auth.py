@@ -12,7 +12,7 @@ import time
 import pytest
 
 import skipsign
-from skiputil import REPO, Client, Daemon, active_terminal, create_body, db, load_env, uid
+from skiputil import REPO, Client, Daemon, active_terminal, create_body, db, groups, load_env, uid
 
 ENV = load_env()
 URL = ENV["SKIP_URL"]
@@ -148,6 +148,44 @@ def test_nonce_reused_is_replayed_on_the_same_and_the_other_daemon():
     # the same nonce with another key is another request
     st, _, r, _ = signed(DAEMONS[1], "GET", "/v1/groups", key="observer", nonce=n)
     assert st == 200, r
+
+
+def test_create_replayed_is_refused_and_writes_nothing():
+    """A create's nonce goes to Redis with its idempotency claim, in one
+    script: the very same signed create sent again — to the same daemon, the
+    other daemon, and with the claim released meanwhile (its out_trade_no
+    used with another nonce first) — answers 401 REPLAYED, and the merchant
+    has exactly one order for that out_trade_no; a create refused by the
+    local checks (400) is replayed as REPLAYED too."""
+    assert len(DAEMONS) >= 2, "needs two daemons (SKIP_DAEMONS=2)"
+    body = create_body("m1", terminal_id=active_terminal(URL, "m1"))
+    n = skipsign.nonce()
+    st, _, r, _ = signed(DAEMONS[0], "POST", "/v1/orders", body, key="cashier-m1", nonce=n)
+    assert st == 201, r
+    for d in (DAEMONS[0], DAEMONS[1]):
+        st, h, r2, _ = signed(d, "POST", "/v1/orders", body, key="cashier-m1", nonce=n)
+        assert st == 401 and code(r2) == "REPLAYED", r2
+        assert h.get("WWW-Authenticate", h.get("www-authenticate")) == "SKIP-HMAC-SHA256", h
+    # a new nonce is a new request: the idempotent replay of the same order
+    st, h, r3, _ = signed(DAEMONS[1], "POST", "/v1/orders", body, key="cashier-m1")
+    assert st == 200 and r3["order_no"] == r["order_no"], r3
+    stored = 0
+    for g in groups(ENV):
+        conn = db(ENV, g)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT COUNT(*) FROM orders WHERE merchant_id='m1' AND out_trade_no=%s",
+                            (body["out_trade_no"],))
+                stored += cur.fetchone()[0]
+        finally:
+            conn.close()
+    assert stored == 1
+    bad = dict(body, amount=-5, out_trade_no=uid("o"))
+    n = skipsign.nonce()
+    st, _, r, _ = signed(DAEMONS[0], "POST", "/v1/orders", bad, key="cashier-m1", nonce=n)
+    assert st == 400 and code(r) == "INVALID_ARGUMENT", r
+    st, _, r, _ = signed(DAEMONS[1], "POST", "/v1/orders", bad, key="cashier-m1", nonce=n)
+    assert st == 401 and code(r) == "REPLAYED", r
 
 
 # ---- roles x routes ----

@@ -77,7 +77,7 @@ static void d_op(void *ctx, void *p, uint64_t *rng, lg_outcome *oc)
     r.amount = 100 + (int64_t)(n % 900);
     sk_strlcpy(r.currency, "CNY", sizeof r.currency);
     sk_strlcpy(r.channel, "bench", sizeof r.channel);
-    r.expire_seconds = c->default_expire_s;
+    r.expire_seconds = LG_EXPIRE_S; /* as the daemon's creates (bench/loadgen.h) */
     char no[ONO_LEN + 1];
     int rc;
     /* the same generator work the daemon does per create */

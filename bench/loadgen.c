@@ -448,8 +448,9 @@ static void do_create(lg_http *h, httpc *hc, uint64_t *rng, lg_outcome *oc, bool
         snprintf(term, sizeof term, ",\"terminal_id\":\"%s\"", t);
     }
     int len = snprintf(body, sizeof body,
-                       "{\"merchant_id\":\"bench%d\",\"out_trade_no\":\"%s-%llu\",\"amount\":%d,\"channel\":\"bench\"%s}",
-                       m, h->run_id, (unsigned long long)n, 100 + (int)(n % 900), term);
+                       "{\"merchant_id\":\"bench%d\",\"out_trade_no\":\"%s-%llu\",\"amount\":%d,\"channel\":\"bench\","
+                       "\"expire_seconds\":%d%s}",
+                       m, h->run_id, (unsigned long long)n, 100 + (int)(n % 900), LG_EXPIRE_S, term);
     httpc_resp r;
     httpc_err e = httpc_request(hc, "POST", "/v1/orders", h->token, body, (size_t)len, &r);
     if (e != HTTPC_OK) {
@@ -636,8 +637,8 @@ static int prefill(lg_http *h, int n)
         }
         int len = snprintf(body, sizeof body,
                            "{\"merchant_id\":\"bench%d\",\"out_trade_no\":\"%s-p%d\",\"amount\":100,\"channel\":\"bench\","
-                           "\"expire_seconds\":86400%s}",
-                           m, h->run_id, i, term);
+                           "\"expire_seconds\":%d%s}",
+                           m, h->run_id, i, LG_EXPIRE_S, term);
         httpc_resp r;
         httpc_err e = httpc_request(hc, "POST", "/v1/orders", h->token, body, (size_t)len, &r);
         if (e != HTTPC_OK || (r.status != 201 && r.status != 200)) {

@@ -31,6 +31,10 @@
  * create, 35 % read, 15 % pay, 10 % refund (1 fen each, by the cashier from
  * the order's terminal, of orders this run has paid). */
 typedef enum { LG_CREATE, LG_READ, LG_PAY, LG_MIXED, LG_FULL } lg_mix;
+/* Benchmark orders expire after a day (both the daemon's and the direct
+ * baseline's): the expiry sweeper's closes of one run's orders (a
+ * transaction and an event each) never land in a later run's measurement. */
+#define LG_EXPIRE_S 86400
 #define LG_NKINDS 4            /* what one request was: LG_CREATE..LG_PAY, and refund */
 #define LG_KIND_REFUND 3
 

@@ -536,9 +536,19 @@ static httpc_err once(httpc *c, const char *req, size_t reqlen, const char *body
                       int64_t deadline, bool *nothing_received, httpc_resp *out)
 {
     *nothing_received = true;
-    httpc_err e = send_all(c, req, reqlen, deadline);
-    if (e == HTTPC_OK && blen > 0)
-        e = send_all(c, body, blen, deadline);
+    /* head and body in one write when they fit: one TCP segment and one TLS
+     * record per request, so the server reads it whole in one go */
+    char one[4096];
+    httpc_err e;
+    if (blen > 0 && reqlen + blen <= sizeof one) {
+        memcpy(one, req, reqlen);
+        memcpy(one + reqlen, body, blen);
+        e = send_all(c, one, reqlen + blen, deadline);
+    } else {
+        e = send_all(c, req, reqlen, deadline);
+        if (e == HTTPC_OK && blen > 0)
+            e = send_all(c, body, blen, deadline);
+    }
     if (e != HTTPC_OK)
         return e;
     c->len = 0;

@@ -99,6 +99,12 @@ sk_status auth_parse_header(const char *value, auth_header *out) SK_WUR;
 /* hex(SHA-256(data)): out gets 64 hex digits + NUL. */
 void auth_sha256_hex(const void *data, size_t len, char out[65]);
 
+/* HMAC-SHA256(key, msg) (RFC 2104) into out. Built on one SHA-256
+ * implementation fetched once per process: OpenSSL 3's one-shot HMAC() and
+ * SHA256() look the algorithm up in the provider store on every call
+ * (measured 3.4 vs 0.7-1.3 us a request here, and a shared lock). */
+void auth_hmac_sha256(const unsigned char *key, size_t klen, const void *msg, size_t mlen, unsigned char out[32]);
+
 /* base64(HMAC-SHA256(key, msg)) into out (>= 45 bytes). */
 void auth_hmac_b64(const unsigned char *key, size_t klen, const char *msg, size_t mlen, char out[AUTH_SIG_B64_MAX + 1]);
 

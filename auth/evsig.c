@@ -2,10 +2,10 @@
  * auth/evsig.c — sign and verify order events (see auth/evsig.h).
  */
 #include "auth/evsig.h"
+#include "auth/auth.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <string.h>
 
 #define MAC_LEN 32
@@ -24,9 +24,7 @@ const char *evsig_res_name(evsig_res r)
 
 static void mac(const unsigned char *key, size_t klen, const void *payload, size_t len, unsigned char out[MAC_LEN])
 {
-    unsigned int n = 0;
-    static const unsigned char empty[1];
-    HMAC(EVP_sha256(), key, (int)klen, payload ? payload : empty, len, out, &n);
+    auth_hmac_sha256(key, klen, payload, len, out);
 }
 
 void evsig_sign(const unsigned char *key, size_t klen, const void *payload, size_t len,

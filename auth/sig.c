@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,10 +115,52 @@ sk_status auth_parse_header(const char *value, auth_header *out)
     return p == end && seen == 15 ? SK_OK : SK_EUNAUTHENTICATED;
 }
 
+/* ---------- SHA-256 and HMAC-SHA256, the algorithm fetched once ---------- */
+
+static EVP_MD *g_sha256;
+static pthread_once_t g_sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (g_sha256 == NULL)
+        abort(); /* no SHA-256 in this OpenSSL: nothing can be signed */
+}
+
+/* SHA-256 of up to two pieces. */
+static void sha256_2(const void *a, size_t al, const void *b, size_t bl, unsigned char out[32])
+{
+    pthread_once(&g_sha256_once, sha256_fetch);
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (c == NULL || EVP_DigestInit_ex(c, g_sha256, NULL) != 1 || EVP_DigestUpdate(c, a, al) != 1 ||
+        (bl > 0 && EVP_DigestUpdate(c, b, bl) != 1) || EVP_DigestFinal_ex(c, out, NULL) != 1)
+        abort(); /* out of memory in a digest of a few hundred bytes */
+    EVP_MD_CTX_free(c);
+}
+
+void auth_hmac_sha256(const unsigned char *key, size_t klen, const void *msg, size_t mlen, unsigned char out[32])
+{
+    enum { BLOCK = 64 };
+    unsigned char k0[BLOCK] = {0}, pad[BLOCK], inner[32];
+    if (klen > BLOCK)
+        sha256_2(key, klen, NULL, 0, k0);
+    else if (klen > 0)
+        memcpy(k0, key, klen);
+    for (int i = 0; i < BLOCK; i++)
+        pad[i] = k0[i] ^ 0x36;
+    sha256_2(pad, BLOCK, msg ? msg : (const void *)"", mlen, inner);
+    for (int i = 0; i < BLOCK; i++)
+        pad[i] = k0[i] ^ 0x5c;
+    sha256_2(pad, BLOCK, inner, sizeof inner, out);
+    OPENSSL_cleanse(k0, sizeof k0);
+    OPENSSL_cleanse(pad, sizeof pad);
+    OPENSSL_cleanse(inner, sizeof inner);
+}
+
 void auth_sha256_hex(const void *data, size_t len, char out[65])
 {
     unsigned char d[SHA256_DIGEST_LENGTH];
-    SHA256(data ? data : (const void *)"", len, d);
+    sha256_2(data ? data : (const void *)"", len, NULL, 0, d);
     static const char hx[] = "0123456789abcdef";
     for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
         out[2 * i] = hx[d[i] >> 4];
@@ -156,10 +199,9 @@ int auth_b64_decode(const char *in, size_t n, unsigned char *out, size_t cap)
 
 void auth_hmac_b64(const unsigned char *key, size_t klen, const char *msg, size_t mlen, char out[AUTH_SIG_B64_MAX + 1])
 {
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int mlen_out = 0;
-    HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, mlen, mac, &mlen_out);
-    auth_b64_encode(mac, mlen_out, out, AUTH_SIG_B64_MAX + 1);
+    unsigned char mac[32];
+    auth_hmac_sha256(key, klen, msg, mlen, mac);
+    auth_b64_encode(mac, sizeof mac, out, AUTH_SIG_B64_MAX + 1);
     OPENSSL_cleanse(mac, sizeof mac);
 }
 

@@ -3,6 +3,8 @@
  * computed independently with Python's hmac/hashlib), and the role x route
  * table with merchant scope. */
 #include <check.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,6 +219,48 @@ START_TEST(request_signature_vector)
 }
 END_TEST
 
+/* RFC 4231 test cases 1, 2, 6 (a key longer than the block) and 7, plus an
+ * empty key and message against OpenSSL's own HMAC(). */
+START_TEST(hmac_sha256_vectors)
+{
+    static const struct {
+        const char *key_hex, *msg, *mac_hex;
+    } v[] = {
+        {"0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", "Hi There",
+         "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
+        {"4a656665", "what do ya want for nothing?",
+         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+         "This is a test using a larger than block-size key and a larger than block-size data. The key needs to "
+         "be hashed before being used by the HMAC algorithm.",
+         "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        unsigned char key[200], mac[32];
+        size_t kl = strlen(v[i].key_hex) / 2;
+        for (size_t j = 0; j < kl; j++)
+            sscanf(v[i].key_hex + 2 * j, "%2hhx", &key[j]);
+        auth_hmac_sha256(key, kl, v[i].msg, strlen(v[i].msg), mac);
+        char hx[65];
+        for (int j = 0; j < 32; j++)
+            snprintf(hx + 2 * j, 3, "%02x", mac[j]);
+        ck_assert_str_eq(hx, v[i].mac_hex);
+    }
+    /* empty key, empty message, a 64-byte key (exactly one block): as OpenSSL's HMAC() */
+    unsigned char k64[64], mine[32], theirs[EVP_MAX_MD_SIZE];
+    memset(k64, 0x5a, sizeof k64);
+    unsigned int tl = 0;
+    auth_hmac_sha256(k64, 0, NULL, 0, mine);
+    HMAC(EVP_sha256(), k64, 0, (const unsigned char *)"", 0, theirs, &tl);
+    ck_assert_int_eq(tl, 32);
+    ck_assert_mem_eq(mine, theirs, 32);
+    auth_hmac_sha256(k64, sizeof k64, "abc", 3, mine);
+    HMAC(EVP_sha256(), k64, sizeof k64, (const unsigned char *)"abc", 3, theirs, &tl);
+    ck_assert_mem_eq(mine, theirs, 32);
+}
+END_TEST
+
 START_TEST(b64_and_ct_eq)
 {
     unsigned char buf[64];
@@ -340,6 +384,7 @@ int main(void)
 {
     Suite *s = suite_create("auth");
     TCase *tc = tcase_create("core");
+    tcase_add_test(tc, hmac_sha256_vectors);
     tcase_add_test(tc, key_file_parses);
     tcase_add_test(tc, key_file_errors);
     tcase_add_test(tc, key_file_mode_is_checked);

@@ -200,6 +200,9 @@ typedef struct {
     const order_t *o;
     const char *json;            /* the order's JSON (ord_to_json, compact) or NULL */
     int64_t start_by_wall_ms;    /* no insert of it may start at or after this wall time */
+    int64_t attempt_until_ms;    /* monotonic end of its attempt (0: none): its batch ends by the
+                                    earliest of these; one with under a quarter of
+                                    db.attempt_timeout_ms left is not started (SK_EOVERLOADED) */
     sk_status st;                /* the result */
 } dal_new_order;
 

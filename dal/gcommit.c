@@ -29,8 +29,11 @@ static bool breaks_conn(sk_status st)
 /* Nothing of the batch was executed; say so to every order in it. */
 static void fail_all(sk_batch_item **items, int n, sk_status st)
 {
-    for (int i = 0; i < n; i++)
-        ((dal_new_order *)items[i]->arg)->st = st;
+    for (int i = 0; i < n; i++) {
+        dal_new_order *o = items[i]->arg;
+        if (o->attempt_until_ms >= 0) /* not one left out for its budget (gc_exec) */
+            o->st = st;
+    }
 }
 
 /* One order at a time, after the grouped insert was refused as a whole.
@@ -51,15 +54,30 @@ static bool one_by_one(MYSQL *my, dal_new_order **no, int n)
 static void gc_exec(void *ctx, sk_batch_item **items, int n)
 {
     dal_pool *p = ctx;
-    int64_t take_by = 0;
-    for (int i = 0; i < n; i++)
+    const dal_pool_opts *po = dal_pool_opts_of(p);
+    bool pays = dal_deadline_pays(po->attempt_timeout_ms, po->connect_timeout_ms, po->read_timeout_ms);
+    /* the batch ends by the earliest attempt deadline of its orders (an
+     * order that waited to be taken does not get a fresh budget: a hung
+     * primary costs a create one attempt deadline, not wait + deadline); an
+     * order with too little left is not started — it moves on (BUSY) */
+    int64_t mono = sk_mono_ms(), until = mono + po->attempt_timeout_ms, take_by = 0;
+    int live = 0;
+    for (int i = 0; i < n; i++) {
+        dal_new_order *o = items[i]->arg;
+        if (pays && o->attempt_until_ms > 0 && o->attempt_until_ms - mono < po->attempt_timeout_ms / 4) {
+            o->st = SK_EOVERLOADED;
+            o->attempt_until_ms = -1; /* marked: left out below */
+            continue;
+        }
+        if (o->attempt_until_ms > 0 && o->attempt_until_ms < until)
+            until = o->attempt_until_ms;
         if (items[i]->take_by_ms > take_by)
             take_by = items[i]->take_by_ms;
-    const dal_pool_opts *po = dal_pool_opts_of(p);
-    int64_t prev = dal_set_deadline(
-        dal_deadline_pays(po->attempt_timeout_ms, po->connect_timeout_ms, po->read_timeout_ms)
-            ? sk_mono_ms() + po->attempt_timeout_ms
-            : 0);
+        live++;
+    }
+    if (live == 0)
+        return;
+    int64_t prev = dal_set_deadline(pays ? until : 0);
     dal_conn *dc;
     sk_status st = dal_acquire(p, take_by, &dc);
     if (st != SK_OK) {
@@ -74,6 +92,8 @@ static void gc_exec(void *ctx, sk_batch_item **items, int n)
     int64_t now = sk_now_ms();
     for (int i = 0; i < n; i++) {
         dal_new_order *o = items[i]->arg;
+        if (o->attempt_until_ms < 0)
+            continue; /* not started: too little of its attempt left (above) */
         if (now >= o->start_by_wall_ms) {
             o->st = SK_EOVERLOADED; /* its claim may be taken over: must not start */
             continue;

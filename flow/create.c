@@ -188,10 +188,10 @@ static plan_outcome on_dupkey(cctx *x, dal_pool *pool, dal_conn *dc, int g, cons
 /* Insert o through the group commit of g's pool (dal/gcommit.c): it shares
  * a transaction with the other creates waiting for g. */
 static plan_outcome insert_grouped(cctx *x, dal_pool *pool, int g, const order_t *o, const char *js,
-                                   flow_result *out)
+                                   int64_t until, flow_result *out)
 {
     int64_t now = sk_mono_ms();
-    dal_new_order no = {.o = o, .json = js, .start_by_wall_ms = x->deadline_wall};
+    dal_new_order no = {.o = o, .json = js, .start_by_wall_ms = x->deadline_wall, .attempt_until_ms = until};
     sk_status st = dal_order_insert_grouped(pool, &no, now + ACQUIRE_MAX_MS < x->deadline ? now + ACQUIRE_MAX_MS
                                                                                         : x->deadline);
     if (st == SK_OK) {
@@ -232,12 +232,12 @@ static plan_outcome attempt(cctx *x, int g, bool needs_probe, const char *no, fl
      * create one db.attempt_timeout_ms before it moves on */
     const conf *c = x->r->c;
     int64_t until = sk_mono_ms() + c->db_attempt_timeout_ms;
-    int64_t prev = dal_set_deadline(dal_deadline_pays(c->db_attempt_timeout_ms, c->db_connect_timeout_ms,
-                                                      c->db_read_timeout_ms)
-                                        ? (until < x->deadline ? until : x->deadline)
-                                        : 0);
+    if (until > x->deadline)
+        until = x->deadline;
+    bool pays = dal_deadline_pays(c->db_attempt_timeout_ms, c->db_connect_timeout_ms, c->db_read_timeout_ms);
+    int64_t prev = dal_set_deadline(pays ? until : 0);
     if (!needs_probe && dal_pool_grouped(pool)) {
-        r = insert_grouped(x, pool, g, &o, js, out);
+        r = insert_grouped(x, pool, g, &o, js, pays ? until : 0, out);
         goto done;
     }
     int64_t now = sk_mono_ms();

@@ -30,6 +30,9 @@ int yt_fail(errsink *e, int line, const char *fmt, ...)
         vsnprintf(e->buf + n, e->cap - (size_t)n, fmt, ap);
         va_end(ap);
     }
+    /* a message cut by the buffer ends on a whole character (fuzz_conf: a
+     * listen address with a CJK character cut at 24 bytes) */
+    e->buf[utf8_valid_prefix(e->buf, strlen(e->buf))] = '\0';
     return -1;
 }
 

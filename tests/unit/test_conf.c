@@ -1345,6 +1345,14 @@ START_TEST(error_text_is_cut_on_a_character_boundary)
     ck_assert_ptr_null(conf_load_string("fz.yaml", z, sizeof z - 1, err, sizeof err));
     ck_assert_msg(utf8_valid(err, strlen(err)), "not UTF-8: %s", err);
     ck_assert_ptr_nonnull(strstr(err, "\303\251..."));
+    /* fuzz_conf (CI, 2026-12-02): the value of a listen address with a CJK
+     * character, its message cut by the buffer itself */
+    static const char w[] = "listen: lo\350\235\220:rhos";
+    for (size_t cap = 8; cap <= CONF_ERR_MAX; cap++) {
+        conf *c = conf_load_string("fz.yaml", w, sizeof w - 1, err, cap);
+        ck_assert_ptr_null(c);
+        ck_assert_msg(utf8_valid(err, strlen(err)), "cap %zu: not UTF-8: %s", cap, err);
+    }
 }
 END_TEST
 

@@ -155,6 +155,7 @@ static void fz_refund(const char *b, size_t n)
               "reason");
     json_t *j = json_pack("{s:s,s:I}", "out_refund_no", r.out_refund_no, "amount", (json_int_t)r.amount);
     opt_str(j, "reason", r.has_reason, r.reason);
+    opt_str(j, "terminal_id", r.has_terminal_id, r.terminal_id); /* the refunding terminal (spec §11) */
     if (r.has_expected_version)
         json_object_set_new(j, "expected_version", json_integer(r.expected_version));
     size_t tn;
